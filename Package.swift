@@ -1,0 +1,46 @@
+// swift-tools-version:6.0
+// Emend: knowledge editing for transformer language models, in Swift.
+// Layers (arrows are the only allowed imports):
+//   emend (CLI) -> EmendEval -> EmendEditing -> EmendModels -> EmendCore -> COpenBLAS
+import PackageDescription
+
+let optimise: [SwiftSetting] = [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
+
+let package = Package(
+    name: "Emend",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "emend", targets: ["emend"]),
+        .library(name: "EmendCore", targets: ["EmendCore"]),
+        .library(name: "EmendModels", targets: ["EmendModels"]),
+        .library(name: "EmendEditing", targets: ["EmendEditing"]),
+        .library(name: "EmendEval", targets: ["EmendEval"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // MARK: - Public API
+        .target(name: "EmendCore", dependencies: ["COpenBLAS"], swiftSettings: optimise),
+        .target(name: "EmendModels", dependencies: ["EmendCore"], swiftSettings: optimise),
+        .target(name: "EmendEditing", dependencies: ["EmendModels"], swiftSettings: optimise),
+        .target(name: "EmendEval", dependencies: ["EmendEditing"], swiftSettings: optimise),
+        .executableTarget(
+            name: "emend",
+            dependencies: ["EmendEval", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+
+        // MARK: - Implementation details
+        .systemLibrary(
+            name: "COpenBLAS",
+            pkgConfig: "openblas",
+            providers: [.apt(["libopenblas-dev", "liblapacke-dev"]), .brew(["openblas"])]),
+        .target(name: "EmendTestSupport", dependencies: ["EmendCore"], swiftSettings: optimise),
+        .executableTarget(name: "EmendBench", dependencies: ["EmendEval", "EmendTestSupport"], swiftSettings: optimise),
+
+        // MARK: - Unit test bundles
+        .testTarget(name: "EmendCoreTests", dependencies: ["EmendCore", "EmendTestSupport"]),
+        .testTarget(name: "EmendModelsTests", dependencies: ["EmendModels", "EmendTestSupport"]),
+        .testTarget(name: "EmendEditingTests", dependencies: ["EmendEditing", "EmendTestSupport"]),
+        .testTarget(name: "EmendEvalTests", dependencies: ["EmendEval", "EmendTestSupport"]),
+    ]
+)

@@ -1,0 +1,1 @@
+print("EmendBench: no benchmarks yet")

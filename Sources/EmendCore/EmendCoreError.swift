@@ -1,0 +1,29 @@
+// Errors thrown by EmendCore: one sentence each, naming what was expected and what was found.
+
+public enum EmendCoreError: Error, CustomStringConvertible, Sendable {
+    /// A matrix that must be symmetric positive definite is not (LAPACK info > 0 from potrf).
+    case notPositiveDefinite(operation: String, minorOrder: Int)
+    /// A matrix that must be invertible is singular (LAPACK info > 0 from getrf).
+    case singular(operation: String, pivot: Int)
+    /// An eigendecomposition did not converge.
+    case noConvergence(operation: String, info: Int)
+    /// Shapes that must agree do not.
+    case shapeMismatch(operation: String, expected: String, got: String)
+    /// A value that must be finite is NaN or infinite.
+    case nonFinite(operation: String, what: String)
+
+    public var description: String {
+        switch self {
+        case let .notPositiveDefinite(op, k):
+            return "\(op): the matrix is not positive definite (leading minor of order \(k) is not positive); hint: add a larger ridge term"
+        case let .singular(op, p):
+            return "\(op): the matrix is singular (U[\(p),\(p)] is exactly zero)"
+        case let .noConvergence(op, info):
+            return "\(op): LAPACK did not converge (info \(info))"
+        case let .shapeMismatch(op, e, g):
+            return "\(op): expected shape \(e), got \(g)"
+        case let .nonFinite(op, what):
+            return "\(op): \(what) contains NaN or infinity"
+        }
+    }
+}

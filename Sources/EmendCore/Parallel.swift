@@ -1,0 +1,37 @@
+// Splitting large elementwise work across cores. Small work runs inline: thread start-up costs
+// more than it saves below ~32k elements.
+
+import Dispatch
+import Foundation
+
+/// A pointer that may cross into a concurrent closure. Callers guarantee disjoint writes.
+public struct SendablePointer<T>: @unchecked Sendable {
+    public let base: UnsafeMutablePointer<T>
+    public init(_ base: UnsafeMutablePointer<T>) { self.base = base }
+}
+
+/// A read-only pointer that may cross into a concurrent closure.
+public struct SendableConstPointer<T>: @unchecked Sendable {
+    public let base: UnsafePointer<T>
+    public init(_ base: UnsafePointer<T>) { self.base = base }
+}
+
+/// The number of worker threads Emend uses (the active processor count, at least 1).
+public let emendThreadCount: Int = max(1, ProcessInfo.processInfo.activeProcessorCount)
+
+/// Calls `body(range)` on disjoint ranges covering `0..<count`, in parallel when `count` is large.
+/// - Parameter grain: the smallest amount of work worth a thread.
+@inline(__always)
+public func parallelRanges(_ count: Int, grain: Int = 32_768, _ body: @Sendable (Range<Int>) -> Void) {
+    let chunks = min(emendThreadCount, count / max(grain, 1))
+    if chunks <= 1 {
+        if count > 0 { body(0..<count) }
+        return
+    }
+    let size = (count + chunks - 1) / chunks
+    DispatchQueue.concurrentPerform(iterations: chunks) { c in
+        let lo = c * size
+        let hi = min(count, lo + size)
+        if lo < hi { body(lo..<hi) }
+    }
+}

@@ -1,0 +1,76 @@
+// Matrix products through CBLAS `sgemm`. Transposes are passed to BLAS as flags, never copied.
+//
+// Shapes: a [..., M, K], b [..., K, N] → [..., M, N]  (with transposeA, a is [..., K, M];
+// with transposeB, b is [..., N, K]). A rank-2 `b` is shared by every batch entry of `a`.
+
+import COpenBLAS
+
+/// C = alpha · op(A) · op(B) + beta · C on raw row-major buffers (a thin, checked `cblas_sgemm`).
+/// - Parameters: m, n, k: op(A) is m×k, op(B) is k×n, C is m×n. lda/ldb/ldc: row strides.
+@inline(__always)
+public func sgemm(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
+                  alpha: Float = 1, a: UnsafePointer<Float>, lda: Int,
+                  b: UnsafePointer<Float>, ldb: Int,
+                  beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int) {
+    if m == 0 || n == 0 { return }
+    if k == 0 {
+        for i in 0..<m { for j in 0..<n { c[i * ldc + j] = beta == 0 ? 0 : beta * c[i * ldc + j] } }
+        return
+    }
+    cblas_sgemm(CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
+                Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+}
+
+/// Sets the number of threads OpenBLAS uses (Emend's own kernels use `emendThreadCount`).
+public func setBLASThreads(_ n: Int) { openblas_set_num_threads(Int32(max(1, n))) }
+
+/// The matrix product of the last two axes, batched over the leading axes.
+///
+/// - `a`: [..., M, K] (or [..., K, M] with `transposeA`)
+/// - `b`: [..., K, N] (or [..., N, K] with `transposeB`); rank 2 broadcasts over a's batch
+/// - returns [..., M, N]
+public func matmul(_ a: Tensor, _ b: Tensor, transposeA: Bool = false, transposeB: Bool = false) -> Tensor {
+    precondition(a.rank >= 2 && b.rank >= 2, "matmul: ranks \(a.rank) and \(b.rank); both need ≥ 2")
+    let ar = a.shape[a.rank - 2], ac = a.shape[a.rank - 1]
+    let br = b.shape[b.rank - 2], bc = b.shape[b.rank - 1]
+    let (m, k) = transposeA ? (ac, ar) : (ar, ac)
+    let (kb, n) = transposeB ? (bc, br) : (br, bc)
+    precondition(k == kb, "matmul: inner dimensions differ: \(a.shape)\(transposeA ? "ᵀ" : "") · \(b.shape)\(transposeB ? "ᵀ" : "")")
+    let batchA = Array(a.shape.dropLast(2))
+    let batchB = Array(b.shape.dropLast(2))
+    let nBatch = batchA.product
+    precondition(b.rank == 2 || batchA == batchB, "matmul: batch shapes differ: \(batchA) vs \(batchB)")
+
+    var out = [Float](repeating: 0, count: nBatch * m * n)
+    a.scalars.withUnsafeBufferPointer { pa in
+        b.scalars.withUnsafeBufferPointer { pb in
+            out.withUnsafeMutableBufferPointer { pc in
+                // A shared 2-D right operand and an untransposed left one: fold the batch into M.
+                if b.rank == 2 && !transposeA {
+                    sgemm(transposeA: false, transposeB: transposeB, m: nBatch * m, n: n, k: k,
+                          a: pa.baseAddress!, lda: ac, b: pb.baseAddress!, ldb: bc, c: pc.baseAddress!, ldc: n)
+                    return
+                }
+                let strideB = b.rank == 2 ? 0 : br * bc
+                for i in 0..<nBatch {
+                    sgemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k,
+                          a: pa.baseAddress! + i * ar * ac, lda: ac,
+                          b: pb.baseAddress! + i * strideB, ldb: bc,
+                          c: pc.baseAddress! + i * m * n, ldc: n)
+                }
+            }
+        }
+    }
+    return Tensor(shape: batchA + [m, n], scalars: out)
+}
+
+/// A linear layer without bias: x · Wᵀ.
+/// - `x`: [..., In]; `weight`: [Out, In] (PyTorch's `nn.Linear.weight` layout) → [..., Out]
+public func linear(_ x: Tensor, _ weight: Tensor) -> Tensor {
+    precondition(weight.rank == 2 && x.dim(-1) == weight.shape[1],
+                 "linear: input \(x.shape) does not match weight \(weight.shape)")
+    let rows = x.count / max(x.dim(-1), 1)
+    var y = matmul(x.reshaped([rows, x.dim(-1)]), weight, transposeB: true)
+    y = y.reshaped(Array(x.shape.dropLast()) + [weight.shape[0]])
+    return y
+}

@@ -1,0 +1,26 @@
+// The `emend` command: subcommands parse their arguments and call one library function each.
+
+import ArgumentParser
+import EmendCore
+import Foundation
+
+@main
+struct Emend: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "emend",
+        abstract: "Correct the facts a transformer language model has memorised, by editing its weights.",
+        version: "0.1.0",
+        subcommands: [EnvCommand.self])
+}
+
+struct EnvCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "env", abstract: "Print the environment Emend runs in.")
+
+    func run() throws {
+        let home = ProcessInfo.processInfo.environment["EMEND_HOME"] ?? (NSHomeDirectory() + "/.cache/emend")
+        print("emend 0.1.0")
+        print("threads:    \(emendThreadCount)")
+        print("EMEND_HOME: \(home)")
+    }
+}
