@@ -61,9 +61,12 @@ extension TransformerModel {
         return b.map { y + $0 } ?? y
     }
 
-    /// Block `layer` on rows x: [R, D] → [R, D]. Appends this batch's keys/values to `caches` when given.
+    /// Block `layer` on rows x: [R, D] → [R, D]. Reads each segment's prefix from `caches` when given, and
+    /// appends this batch's keys/values to them unless `appendToCache` is false (a frozen prefix, re-used by
+    /// many passes over the same suffix).
     public func blockForward(_ layer: Int, _ x: Tensor, batch: RowBatch, caches: inout [KVCache]?,
-                             hooks: inout ForwardHooks, save: Bool = false) -> (Tensor, BlockSaved?) {
+                             hooks: inout ForwardHooks, save: Bool = false,
+                             appendToCache: Bool = true) -> (Tensor, BlockSaved?) {
         let w = weights.blocks[layer]
         let c = config
         let (a, n1) = normForward(x, weight: w.attnNorm, bias: w.attnNormBias)
@@ -82,7 +85,7 @@ extension TransformerModel {
         let prefixV = batch.segments.indices.map { caches?[$0].values[layer] ?? Tensor.zeros([0, kvw]) }
         let (o, attnSaved) = attentionForward(q: q, k: k, v: v, segments: batch.segments, prefixKeys: prefixK,
                                               prefixValues: prefixV, shape: attentionShape, saveForBackward: save)
-        if caches != nil {
+        if caches != nil && appendToCache {
             for (i, seg) in batch.segments.enumerated() {
                 let rows = seg.rowStart..<(seg.rowStart + seg.count)
                 caches![i].keys[layer] = concatenate([caches![i].keys[layer], k.rows(rows)], axis: 0)
@@ -111,12 +114,14 @@ extension TransformerModel {
         return (out, saved)
     }
 
-    /// Runs blocks `layers` on rows x, updating caches and hooks.
+    /// Runs blocks `layers` on rows x, updating caches (unless frozen) and hooks.
     public func run(_ x: Tensor, layers: Range<Int>, batch: RowBatch, caches: inout [KVCache]?,
-                    hooks: inout ForwardHooks) -> Tensor {
+                    hooks: inout ForwardHooks, appendToCache: Bool = true) -> Tensor {
         var h = x
-        for l in layers { h = blockForward(l, h, batch: batch, caches: &caches, hooks: &hooks).0 }
-        if caches != nil { for i in caches!.indices { caches![i].count += batch.segments[i].count } }
+        for l in layers {
+            h = blockForward(l, h, batch: batch, caches: &caches, hooks: &hooks, appendToCache: appendToCache).0
+        }
+        if caches != nil && appendToCache { for i in caches!.indices { caches![i].count += batch.segments[i].count } }
         return h
     }
 
