@@ -11,6 +11,8 @@ public enum EmendCoreError: Error, CustomStringConvertible, Sendable {
     case shapeMismatch(operation: String, expected: String, got: String)
     /// A value that must be finite is NaN or infinite.
     case nonFinite(operation: String, what: String)
+    /// LAPACK rejected an argument (info < 0) or could not allocate its workspace: a bug in Emend.
+    case lapackFailure(operation: String, info: Int)
 
     public var description: String {
         switch self {
@@ -24,6 +26,9 @@ public enum EmendCoreError: Error, CustomStringConvertible, Sendable {
             return "\(op): expected shape \(e), got \(g)"
         case let .nonFinite(op, what):
             return "\(op): \(what) contains NaN or infinity"
+        case let .lapackFailure(op, info):
+            if info == -1010 { return "\(op): LAPACK could not allocate its workspace (info -1010, out of memory)" }
+            return "\(op): LAPACK rejected argument \(-info) (info \(info)); this is a bug in Emend"
         }
     }
 }
