@@ -37,7 +37,8 @@ public struct TargetSearch: Sendable {
         /// h0 per request: [N, D]
         public let initial: Tensor
 
-        var sequencesPerRequest: Int { prompts.isEmpty ? 0 : prompts[0].rewrite.count + 1 }
+        /// The number of sequences of request r: its rewrite prompts and the KL prompt.
+        func sequenceCount(_ r: Int) -> Int { prompts[r].rewrite.count + 1 }
     }
 
     // MARK: - Preparation
@@ -90,15 +91,17 @@ public struct TargetSearch: Sendable {
     public func pass(_ prep: Prepared, active: [Int], deltas: [Tensor], klInit: [Tensor?],
                      decide: ([PassResult]) -> Set<Int>) -> [PassResult] {
         let c = model.config, v = c.vocabSize, d = c.hiddenSize
-        let spr = prep.sequencesPerRequest
-        // Rows of the active requests' suffixes.
-        var seqs: [Int] = []
-        for r in active { seqs += (prep.firstSequence[r]..<(prep.firstSequence[r] + spr)) }
+        // Rows of the active requests' suffixes; `firstSeg[ai]` is request ai's first segment in the batch.
+        var seqs: [Int] = [], firstSeg: [Int] = []
+        for r in active {
+            firstSeg.append(seqs.count)
+            seqs += (prep.firstSequence[r]..<(prep.firstSequence[r] + prep.sequenceCount(r)))
+        }
         let batch = RowBatch(seqs.map { prep.suffixes[$0] }, prefixes: seqs.map { prep.lookups[$0] })
         var caches: [KVCache]? = seqs.map { prep.caches[$0] }
         var x = concatenate(seqs.map { prep.base[$0] }, axis: 0)
-        for ai in active.indices {
-            let rows = (0..<spr).map { batch.segments[ai * spr + $0].rowStart }
+        for (ai, r) in active.enumerated() {
+            let rows = (0..<prep.sequenceCount(r)).map { batch.segments[firstSeg[ai] + $0].rowStart }
             x = x.addingVector(deltas[ai], toRows: rows)
         }
         // Blocks layer+1 … L−1 over the suffix rows, saving for the backward pass.
@@ -116,11 +119,11 @@ public struct TargetSearch: Sendable {
             let p = prep.prompts[r]
             firstRow.append(selected.count)
             for pi in 0..<p.rewrite.count {
-                let seg = batch.segments[ai * spr + pi]
+                let seg = batch.segments[firstSeg[ai] + pi]
                 let look = prep.lookups[prep.firstSequence[r] + pi]
                 for k in 0..<p.target.count { selected.append(seg.rowStart + p.labelPosition(pi, k) - look) }
             }
-            selected.append(batch.segments[ai * spr + spr - 1].rowStart)
+            selected.append(batch.segments[firstSeg[ai] + prep.sequenceCount(r) - 1].rowStart)
         }
         let hSel = h.gatherRows(selected)
         let logp = model.outputLogits(model.finalNorm(hSel)).logSoftmax()
@@ -191,14 +194,14 @@ public struct TargetSearch: Sendable {
         for (i, l) in ((layer + 1)..<c.layerCount).enumerated().reversed() {
             g = model.blockBackward(l, dOut: g, saved: saves[i], batch: batch)
         }
-        for ai in active.indices where chosen.contains(ai) {
+        for (ai, r) in active.enumerated() where chosen.contains(ai) {
             var grad = Tensor.zeros([d])
-            for s in 0..<spr {
-                let row = batch.segments[ai * spr + s].rowStart
+            for s in 0..<prep.sequenceCount(r) {
+                let row = batch.segments[firstSeg[ai] + s].rowStart
                 grad += g.rows(row..<(row + 1)).reshaped([d])
             }
             // d/dδ of weightDecay·‖δ‖/‖h0‖² (0 at δ = 0, as PyTorch's norm backward).
-            let dn = deltas[ai].norm(), h0 = prep.initial[active[ai]].norm()
+            let dn = deltas[ai].norm(), h0 = prep.initial[r].norm()
             if dn > 0 { grad += deltas[ai] * (settings.weightDecay / (dn * h0 * h0)) }
             results[ai].gradient = grad
         }
