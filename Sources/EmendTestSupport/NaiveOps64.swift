@@ -67,7 +67,7 @@ public enum NaiveOps64 {
         let pa = [Int](repeating: 1, count: r - a.count) + a, pb = [Int](repeating: 1, count: r - b.count) + b
         return zip(pa, pb).map { x, y in
             precondition(x == y || x == 1 || y == 1, "naive broadcast: \(a) vs \(b)")
-            return Swift.max(x, y)
+            return x == 1 ? y : x          // a 1 stretches to the other extent (even 0)
         }
     }
 

@@ -294,6 +294,25 @@ final class AutogradGradientTests: XCTestCase {
         ])
     }
 
+    /// Empty tensors (a zero extent) flow through forward and backward without crashing, and
+    /// agree with the reference (which has nothing to compare, or sums of nothing = 0).
+    func testGradient_EmptyShapes() {
+        checkGradientCases([
+            GradientCase(name: "add [0,3]+[3]", inputs: [randn([0, 3]), randn([3])], wrt: [0, 1],
+                         f32: { $0[0] + $0[1] }, f64: { N.binary($0[0], $0[1], +) }),
+            GradientCase(name: "sum axis 0 of [0,3]", inputs: [randn([0, 3])], wrt: [0],
+                         f32: { $0[0].sum(axis: 0) }, f64: { N.sum($0[0], axis: 0) }),
+            GradientCase(name: "softmax [0,4]", inputs: [randn([0, 4])], wrt: [0],
+                         f32: { $0[0].softmax() }, f64: { N.softmax($0[0]) }),
+            GradientCase(name: "matmul [0,3]·[3,2]", inputs: [randn([0, 3]), randn([3, 2])], wrt: [0, 1],
+                         f32: { matmul($0[0], $0[1]) }, f64: { N.matmul($0[0], $0[1]) }),
+            GradientCase(name: "linear [0,4]", inputs: [randn([0, 4]), randn([2, 4])], wrt: [0, 1],
+                         f32: { linear($0[0], $0[1]) }, f64: { N.linear($0[0], $0[1]) }),
+            GradientCase(name: "rmsNorm [0,4]", inputs: [randn([0, 4]), positive([4])], wrt: [0, 1],
+                         f32: { $0[0].rmsNormed(weight: $0[1], eps: 1e-5) }, f64: { N.rmsNorm($0[0], weight: $0[1], eps: 1e-5) }),
+        ])
+    }
+
     // MARK: - Helpers
 
     /// A 0/1 checkerboard condition tensor.

@@ -8,25 +8,6 @@
 // Shape legend: B batch, T tokens, D width, H/Hkv heads, Dh head dim, F FFN width, V vocab,
 // L layers, N requests, K key dim.
 //
-// ## Using it
-//
-// A model is written once against `Variable`. Wrapping weights as constants gives plain inference
-// (no tape, no recording); making some leaves tape parameters gives their gradients:
-//
-//     let tape = Tape()
-//     let delta = tape.parameter(Tensor.zeros([D]))                 // [D] the edit vector δ
-//     var h = embed.gatherRows(tokenIDs)                              // [T, D]; embed is a constant
-//     h = h.addingRows(delta, at: [subjectLast])                      // δ into the residual stream
-//     h = h + linear(h.rmsNormed(weight: norm, eps: 1e-5), wUp).silu().sum(axis: -1, keepDims: true)
-//     let logits = linear(h, lmHead)                                  // [T, V]
-//     let loss = crossEntropy(logits: logits, targets: targets)       // scalar []
-//     let grads = try tape.gradients(of: loss)                        // throws on a shape bug
-//     let dDelta = grads.gradient(delta)                              // [D]
-//     try adam.step(params: &params, grads: [dDelta])
-//
-// A tape is not thread-safe: record each forward pass on one thread (ops may still use many
-// cores inside). Make a fresh tape for every step; dropping it frees every saved activation.
-//
 // ## Writing an op
 //
 // Compute the forward value with the `Tensor` kernel; then `guard let tape = Tape.recording(…)`
@@ -38,6 +19,29 @@
 // one place broadcasting is undone.
 
 /// A record of differentiable operations, for computing gradients of a scalar loss.
+///
+/// A model is written once against `Variable`. Wrapping weights as constants gives plain inference
+/// (no tape, no recording); making some leaves tape parameters gives their gradients:
+///
+///     let tape = Tape()
+///     let delta = tape.parameter(Tensor.zeros([D]), name: "delta")      // [D] the edit vector δ
+///     var h = embed.gatherRows(tokenIDs)                                  // [T, D]; embed is a constant
+///     for l in 0..<L {
+///         h = block(h, layer: l)                                          // norms, attention, MLP on Variables
+///         if l == editLayer { h = h.addingRows(delta, at: [subjectLast]) }
+///     }
+///     let logits = linear(h.rmsNormed(weight: finalNorm, eps: 1e-5), lmHead)   // [T, V]
+///     let loss = crossEntropy(logits: logits, targets: targets)           // []
+///     let dDelta = try tape.gradients(of: loss).gradient(delta)           // [D]; throws on a shape bug
+///     try adam.step(params: &deltas, grads: [dDelta])                     // deltas: [Tensor], [D] each
+///
+/// Frozen weights are `Variable(constant:)` (or `tensor.constant`): no gradient is computed for
+/// them, and ops whose inputs are all constants record nothing. Shape errors inside forward ops
+/// are programming errors and stop the program (as the Tensor kernels do); validate token ids and
+/// other input-derived indices before the forward pass.
+///
+/// A tape is not thread-safe: record each forward pass on one thread (ops may still use many
+/// cores inside). Make a fresh tape for every step; dropping it frees every saved activation.
 public final class Tape: @unchecked Sendable {
     /// Maps the upstream gradient (shaped like the op's output) to one gradient per input, in
     /// input order; `nil` for inputs that do not require grad.

@@ -53,6 +53,8 @@ func matmulGradientB(_ g: Tensor, _ a: Tensor, _ b: Tensor, _ tA: Bool, _ tB: Bo
 public func linear(_ x: Variable, _ weight: Variable, bias: Variable? = nil) -> Variable {
     var y = linear(x.value, weight.value)
     if let bias { y += bias.value }
+    // Checked before building an input list, so inference allocates nothing extra.
+    if !x.requiresGrad && !weight.requiresGrad && !(bias?.requiresGrad ?? false) { return Variable(constant: y) }
     let inputs = bias.map { [x, weight, $0] } ?? [x, weight]
     guard let tape = Tape.recording(inputs) else { return Variable(constant: y) }
     let needX = x.requiresGrad, needW = weight.requiresGrad, needBias = bias?.requiresGrad ?? false

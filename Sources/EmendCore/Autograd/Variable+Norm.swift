@@ -45,6 +45,7 @@ extension Variable {
     /// - self: [..., D]; weight, bias: [D] → [..., D]
     public func layerNormed(weight: Variable, bias: Variable?, eps: Float) -> Variable {
         let (y, mean, rstd) = layerNormForward(value, weight: weight.value, bias: bias?.value, eps: eps)
+        if !requiresGrad && !weight.requiresGrad && !(bias?.requiresGrad ?? false) { return Variable(constant: y) }
         let inputs = bias.map { [self, weight, $0] } ?? [self, weight]
         guard let tape = Tape.recording(inputs) else { return Variable(constant: y) }
         let needX = requiresGrad, needW = weight.requiresGrad, needB = bias?.requiresGrad ?? false
