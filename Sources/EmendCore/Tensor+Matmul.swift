@@ -69,7 +69,7 @@ public func matmul(_ a: Tensor, _ b: Tensor, transposeA: Bool = false, transpose
 public func linear(_ x: Tensor, _ weight: Tensor) -> Tensor {
     precondition(weight.rank == 2 && x.dim(-1) == weight.shape[1],
                  "linear: input \(x.shape) does not match weight \(weight.shape)")
-    let rows = x.count / max(x.dim(-1), 1)
+    let rows = x.shape.dropLast().reduce(1, *)
     var y = matmul(x.reshaped([rows, x.dim(-1)]), weight, transposeB: true)
     y = y.reshaped(Array(x.shape.dropLast()) + [weight.shape[0]])
     return y
