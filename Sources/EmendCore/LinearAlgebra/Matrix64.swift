@@ -41,7 +41,7 @@ public struct Matrix64: Sendable, Equatable, CustomStringConvertible {
         self.scalars = [Double](repeating: value, count: self.rows * self.cols)
     }
 
-    /// The [n, n] zero matrix.
+    /// The [rows, cols] zero matrix.
     public static func zeros(_ rows: Int, _ cols: Int) -> Matrix64 { Matrix64(rows: rows, cols: cols) }
 
     /// The [n, n] identity matrix.
