@@ -85,7 +85,7 @@ func makeTemporaryFolder(_ test: XCTestCase) -> URL {
 @discardableResult
 func writeBytes(_ bytes: [UInt8], _ name: String, in folder: URL) -> URL {
     let url = folder.appendingPathComponent(name)
-    FileManager.default.createFile(atPath: url.path, contents: Data(bytes))
+    _ = FileManager.default.createFile(atPath: url.path, contents: Data(bytes))
     return url
 }
 

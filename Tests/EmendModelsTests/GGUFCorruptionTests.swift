@@ -61,11 +61,13 @@ final class GGUFCorruptionTests: XCTestCase {
         }
     }
 
+    /// "GGML" instead of "GGUF" (truth: the spec's magic bytes).
     func testGGUFCorruption_WrongMagic() {
         var g = base(); g.magic = Array("GGML".utf8)
         expect(g, "magic") { if case .ggufBadMagic = $0 { return true }; return false }
     }
 
+    /// Versions 0, 1, 99 and a byte-swapped 3 each get their own case (truth: gguf.cpp's distinctions).
     func testGGUFCorruption_Versions() {
         var g = base()
         g.version = 0; expect(g, "v0") { if case .ggufVersionZero = $0 { return true }; return false }
@@ -75,12 +77,13 @@ final class GGUFCorruptionTests: XCTestCase {
         expect(g, "bigendian") { if case .ggufWrongEndianness = $0 { return true }; return false }
     }
 
+    /// A value string and a key string with lengths far beyond the cap.
     func testGGUFCorruption_HugeStringLength() {
         var g = base()
         g.kv.append(("k", 8, { $0.u64(1 << 62) }))
         expect(g, "hugestring") { if case .ggufStringTooLong = $0 { return true }; return false }
         var h = base()
-        h.kv.insert(("", 8, { _ in }), at: 0)  // key of length 0 is fine; now make the *key* length huge
+        // Now the *key* length (bytes 24..<32, right after the header counts) is huge.
         h.kv = [(String(repeating: "k", count: 3), 8, { $0.str("v") })]
         var bytes = h.build().bytes
         bytes.replaceSubrange(24..<32, with: withUnsafeBytes(of: UInt64.max.littleEndian, Array.init))
@@ -88,6 +91,7 @@ final class GGUFCorruptionTests: XCTestCase {
         if case .ggufStringTooLong = e {} else { XCTFail("hugekey: \(e)") }
     }
 
+    /// An array count beyond the cap, and one under the cap but beyond the bytes left.
     func testGGUFCorruption_HugeArrayCount() {
         var g = base()
         g.kv.append(("arr", 9, { b in b.u32(4); b.u64(1 << 40) }))
@@ -98,6 +102,7 @@ final class GGUFCorruptionTests: XCTestCase {
         expect(h, "longarray") { if case .ggufTruncated = $0 { return true }; return false }
     }
 
+    /// Header key/tensor counts that could not fit in the file.
     func testGGUFCorruption_HugeCounts() {
         var g = base(); g.kvCountOverride = 1 << 50
         expect(g, "kvcount") { if case .ggufCountTooLarge = $0 { return true }; return false }
@@ -105,6 +110,7 @@ final class GGUFCorruptionTests: XCTestCase {
         expect(g, "tensorcount") { if case .ggufCountTooLarge = $0 { return true }; return false }
     }
 
+    /// A repeated metadata key and a repeated tensor name.
     func testGGUFCorruption_DuplicateKeyAndTensor() {
         var g = base(); g.add("general.architecture", string: "gpt2")
         expect(g, "dupkey") { if case .ggufDuplicateKey(_, "general.architecture") = $0 { return true }; return false }
@@ -112,15 +118,18 @@ final class GGUFCorruptionTests: XCTestCase {
         expect(g, "duptensor") { if case .ggufDuplicateTensor(_, "w") = $0 { return true }; return false }
     }
 
+    /// general.alignment not a power of two, zero, int32-typed, or a NaN float.
     func testGGUFCorruption_BadAlignment() {
         for (label, write, type) in [("align3", { (b: inout ByteBuilder) in b.u32(3) }, UInt32(4)),
                                      ("align0", { (b: inout ByteBuilder) in b.u32(0) }, UInt32(4)),
-                                     ("alignI32", { (b: inout ByteBuilder) in b.u32(32) }, UInt32(5))] {
+                                     ("alignI32", { (b: inout ByteBuilder) in b.u32(32) }, UInt32(5)),
+                                     ("alignNaN", { (b: inout ByteBuilder) in b.f32(.nan) }, UInt32(6))] {
             var g = base(); g.kv.append(("general.alignment", type, write))
             expect(g, label) { if case .ggufBadAlignment = $0 { return true }; return false }
         }
     }
 
+    /// Offsets past the end, wrapping past 2^64, misaligned, and overlapping another tensor.
     func testGGUFCorruption_TensorOffsets() {
         var g = base(); g.tensors[0].offset = 1024
         expect(g, "pastend") { if case .ggufTensorOutOfBounds(_, "w", 1024, 32, _) = $0 { return true }; return false }
@@ -134,6 +143,7 @@ final class GGUFCorruptionTests: XCTestCase {
         expect(g, "overlap") { if case .ggufTensorsOverlap = $0 { return true }; return false }
     }
 
+    /// Tensor type ids removed from or unknown to ggml, and unknown metadata value types.
     func testGGUFCorruption_UnknownTypes() {
         var g = base(); g.tensors[0].type = 4  // Q4_2, removed from ggml
         expect(g, "type4") { if case .ggufUnknownTensorType(_, "w", 4) = $0 { return true }; return false }
@@ -145,6 +155,7 @@ final class GGUFCorruptionTests: XCTestCase {
         expect(g, "arraytype") { if case .ggufUnknownValueType(_, "k", 77) = $0 { return true }; return false }
     }
 
+    /// Dims whose product or byte size overflows, a negative extent, five dims, and a non-block-multiple ne0.
     func testGGUFCorruption_Dims() {
         var g = base(); g.tensors[0].dims = [1 << 32, 1 << 32]
         expect(g, "overflow") { if case .ggufTensorSizeOverflow(_, "w", _) = $0 { return true }; return false }
@@ -158,6 +169,7 @@ final class GGUFCorruptionTests: XCTestCase {
         expect(g, "block") { if case .ggufTensorNotBlockAligned(_, "w", 20, 32) = $0 { return true }; return false }
     }
 
+    /// Arrays nested 20 deep.
     func testGGUFCorruption_NestingTooDeep() {
         var g = base()
         g.kv.append(("deep", 9, { b in for _ in 0..<20 { b.u32(9); b.u64(1) }; b.u32(0); b.u64(0) }))

@@ -107,7 +107,7 @@ public final class GGUFFile: @unchecked Sendable {
         // Alignment.
         if let a = meta["general.alignment"] {
             guard case let .uint32(av) = a, av != 0, av & (av - 1) == 0 else {
-                throw EmendModelsError.ggufBadAlignment(file: file, got: "\(a.typeName) \(a.double.map { String(Int64($0)) } ?? "?")")
+                throw EmendModelsError.ggufBadAlignment(file: file, got: a.summary)
             }
             alignment = Int(av)
         } else {

@@ -37,6 +37,25 @@ public enum GGUFValue: Sendable, Equatable {
     /// The GGUF name of this value's type.
     public var typeName: String { GGUFValue.typeName(typeID) }
 
+    /// A short human-readable rendering for error messages ("uint32 3", "string \"x\"", "array of 5").
+    public var summary: String {
+        switch self {
+        case let .uint8(v): return "uint8 \(v)"
+        case let .int8(v): return "int8 \(v)"
+        case let .uint16(v): return "uint16 \(v)"
+        case let .int16(v): return "int16 \(v)"
+        case let .uint32(v): return "uint32 \(v)"
+        case let .int32(v): return "int32 \(v)"
+        case let .float32(v): return "float32 \(v)"
+        case let .bool(v): return "bool \(v)"
+        case let .string(v): return "string \"\(v.prefix(40))\""
+        case let .array(v): return "array of \(v.count)"
+        case let .uint64(v): return "uint64 \(v)"
+        case let .int64(v): return "int64 \(v)"
+        case let .float64(v): return "float64 \(v)"
+        }
+    }
+
     /// The string, if this is a string.
     public var string: String? { if case let .string(s) = self { return s }; return nil }
 

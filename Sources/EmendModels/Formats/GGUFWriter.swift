@@ -115,7 +115,7 @@ public enum GGUFWriter {
             guard seen.insert(k).inserted else { throw EmendModelsError.ggufDuplicateKey(file: file, key: k) }
             if k == "general.alignment" {
                 guard case let .uint32(a) = v, a != 0, a & (a - 1) == 0 else {
-                    throw EmendModelsError.ggufBadAlignment(file: file, got: "\(v.typeName) \(v.double.map { String(Int64($0)) } ?? "?")")
+                    throw EmendModelsError.ggufBadAlignment(file: file, got: v.summary)
                 }
                 alignment = Int(a)
             }

@@ -293,12 +293,15 @@ public final class SafeTensorsFolder: @unchecked Sendable {
 
 // MARK: - Helpers
 
-/// A JSON number that is an exact integer, or nil (NSNumber bridging differs across platforms).
+/// A JSON number that is an exact integer, or nil. Goes through NSNumber because bridging of JSON
+/// numbers (and of booleans, which `is Bool` matches on Linux) differs across platforms.
 private func jsonInt(_ v: Any) -> Int? {
-    if v is Bool { return nil }
-    if let i = v as? Int { return i }
-    if let d = v as? Double, d == d.rounded(), abs(d) < 9.0e15 { return Int(d) }
-    return nil
+    guard let n = v as? NSNumber else { return nil }
+    let d = n.doubleValue
+    guard d.isFinite, d == d.rounded(.towardZero) else { return nil }
+    if Swift.abs(d) < 0x1p53 { return Int(d) }
+    let i = n.int64Value
+    return Double(i) == d ? Int(i) : nil
 }
 
 /// Float8 E4M3 (fn variant: bias 7, no infinities, 0x7F/0xFF NaN) to Float32.
