@@ -50,14 +50,14 @@ extension ModelConfig {
         let file = url.path
         let data: Data
         do { data = try Data(contentsOf: url) } catch {
-            throw EmendModelsError.unreadableFile(file: file, reason: "\(error.localizedDescription)")
+            throw EmendModelsError.fileUnreadable(file: file, reason: "\(error.localizedDescription)")
         }
         let hf: HFConfigFile
         do { hf = try JSONDecoder().decode(HFConfigFile.self, from: data) } catch {
             throw EmendModelsError.malformedJSON(file: file, reason: "\(error)")
         }
         func need<T>(_ v: T?, _ key: String) throws -> T {
-            guard let v else { throw EmendModelsError.missingMetadata(file: file, key: key, hint: nil) }
+            guard let v else { throw EmendModelsError.metadataKeyMissing(file: file, key: key) }
             return v
         }
         let type = hf.modelType ?? ""

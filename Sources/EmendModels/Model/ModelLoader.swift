@@ -69,14 +69,14 @@ extension TransformerModel {
         func required(_ role: TensorRole, _ layer: Int = 0) throws -> Tensor {
             let e = ModelWeights.expectedShape(role, c)
             guard let t = try fetch(role, layer, expected: e) else {
-                throw EmendModelsError.missingTensor(file: file, tensor: ModelFamily.resolve(names[role] ?? role.rawValue, layer: layer))
+                throw EmendModelsError.tensorNotFound(file: file, tensor: ModelFamily.resolve(names[role] ?? role.rawValue, layer: layer))
             }
             return t
         }
         func optional(_ role: TensorRole, _ layer: Int = 0) throws -> Tensor? {
             guard let e = ModelWeights.expectedShape(role, c) else { return nil }
             guard let t = try fetch(role, layer, expected: e) else {
-                throw EmendModelsError.missingTensor(file: file, tensor: ModelFamily.resolve(names[role] ?? role.rawValue, layer: layer))
+                throw EmendModelsError.tensorNotFound(file: file, tensor: ModelFamily.resolve(names[role] ?? role.rawValue, layer: layer))
             }
             return t
         }
@@ -112,7 +112,9 @@ extension TransformerModel {
             outputNorm: try required(.outputNorm), outputNormBias: try optional(.outputNormBias),
             output: try optional(.output), blocks: blocks)
         // Leftovers: HF GPT-2 checkpoints carry attention-mask buffers; anything else is an error.
-        let leftovers = reader.names.filter { !used.contains($0) && !$0.hasSuffix(".attn.bias") && !$0.hasSuffix(".attn.masked_bias")
+        let tiedHead = c.tiedEmbeddings ? names[.output] ?? "" : ""
+        let leftovers = reader.names.filter { !used.contains($0) && $0 != tiedHead && $0 != "lm_head.weight"
+            && !$0.hasSuffix(".attn.bias") && !$0.hasSuffix(".attn.masked_bias")
             && !$0.hasPrefix("rope_freqs") && !$0.hasSuffix("rotary_emb.inv_freq") }
         if !leftovers.isEmpty { throw EmendModelsError.unexpectedTensors(file: file, tensors: leftovers) }
         return weights
