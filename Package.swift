@@ -24,7 +24,7 @@ let package = Package(
         // MARK: - Public API
         .target(name: "EmendCore", dependencies: ["COpenBLAS"], swiftSettings: optimise),
         .target(name: "EmendModels", dependencies: ["EmendCore"], swiftSettings: optimise),
-        .target(name: "EmendEditing", dependencies: ["EmendModels"], swiftSettings: optimise),
+        .target(name: "EmendEditing", dependencies: ["EmendModels"], resources: [.copy("Presets")], swiftSettings: optimise),
         .target(name: "EmendEval", dependencies: ["EmendEditing"], swiftSettings: optimise),
         .executableTarget(
             name: "emend",
