@@ -124,6 +124,19 @@ final class TokenizerTests: XCTestCase {
         }
     }
 
+    /// The heap merge loop (long words) equals the rescanning loop on seeded random words.
+    func testMerge_HeapEqualsScan() throws {
+        var tokens = TinyVocabulary.tokens
+        tokens[4] = "<unused4>"  // a byte without a token must block merges in both loops
+        let tok = try TinyVocabulary.tokenizer(tokens: tokens)
+        let alphabet = Array("aabc the!!\u{4}".utf8)
+        var rng = SeededGenerator(seed: 3)
+        for _ in 0..<300 {
+            let word = (0..<Int(1 + rng.next() % 300)).map { _ in alphabet[Int(rng.next() % UInt64(alphabet.count))] }
+            XCTAssertEqual(tok.mergedByHeap(word), tok.mergedByScan(word), "\(word)")
+        }
+    }
+
     /// Concurrent encoding shares the word cache safely: results equal the serial ones.
     func testEncode_ConcurrentCallsAgree() throws {
         let tok = try TinyVocabulary.tokenizer()

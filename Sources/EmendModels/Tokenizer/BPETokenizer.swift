@@ -55,6 +55,8 @@ public struct BPETokenizer: Sendable {
 
     /// Number of entries in the vocabulary (V).
     public var vocabularySize: Int { tokens.count }
+    /// Number of merge rules (duplicates counted once).
+    public var mergeCount: Int { mergeRules.count }
     public var bosTokenId: Int? { specialTokenIds.bos }
     public var eosTokenId: Int? { specialTokenIds.eos }
     public var padTokenId: Int? { specialTokenIds.pad }
