@@ -19,7 +19,7 @@ demo: build
 
 test: setup
 	$(SWIFT) build $(RELEASE) $(TESTFLAGS) --build-tests
-	$(SWIFT) test $(RELEASE) $(TESTFLAGS) --skip-build --parallel --num-workers 2
+	$(SWIFT) test $(RELEASE) $(TESTFLAGS) --skip-build --disable-swift-testing
 
 bench: setup
 	$(SWIFT) build $(RELEASE) --product EmendBench

@@ -4,7 +4,8 @@
 //   emend (CLI) -> EmendEval -> EmendEditing -> EmendModels -> EmendCore -> COpenBLAS
 import PackageDescription
 
-let optimise: [SwiftSetting] = [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
+// Release builds keep bounds checks (-O, not -Ounchecked): bad input must trap or throw, never read past a buffer.
+let optimise: [SwiftSetting] = []
 
 let package = Package(
     name: "Emend",

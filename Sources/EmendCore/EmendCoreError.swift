@@ -11,6 +11,13 @@ public enum EmendCoreError: Error, CustomStringConvertible, Sendable {
     case shapeMismatch(operation: String, expected: String, got: String)
     /// A value that must be finite is NaN or infinite.
     case nonFinite(operation: String, what: String)
+    /// LAPACK rejected an argument (info < 0) or could not allocate its workspace: a bug in Emend.
+    case lapackFailure(operation: String, info: Int)
+    /// Gradient flowed into a recorded op that has no vector-Jacobian product (or whose VJP
+    /// returned no gradient for an input that requires one).
+    case missingVJP(operation: String, detail: String)
+    /// A variable handed to a tape was recorded on a different tape (or on none).
+    case foreignVariable(operation: String, detail: String)
 
     public var description: String {
         switch self {
@@ -24,6 +31,13 @@ public enum EmendCoreError: Error, CustomStringConvertible, Sendable {
             return "\(op): expected shape \(e), got \(g)"
         case let .nonFinite(op, what):
             return "\(op): \(what) contains NaN or infinity"
+        case let .lapackFailure(op, info):
+            if info == -1010 { return "\(op): LAPACK could not allocate its workspace (info -1010, out of memory)" }
+            return "\(op): LAPACK rejected argument \(-info) (info \(info)); this is a bug in Emend"
+        case let .missingVJP(op, detail):
+            return "\(op): no gradient could be computed (\(detail)); hint: give the op a VJP or pass its input as a constant"
+        case let .foreignVariable(op, detail):
+            return "\(op): \(detail); hint: differentiate a loss with the tape that recorded it"
         }
     }
 }

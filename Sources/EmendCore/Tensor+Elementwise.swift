@@ -21,6 +21,9 @@ public func broadcastShape(_ a: [Int], _ b: [Int]) -> [Int] {
 /// Applies `op` elementwise to `a` and `b` broadcast together.
 @inline(__always)
 public func broadcastBinary(_ a: Tensor, _ b: Tensor, _ op: @escaping @Sendable (Float, Float) -> Float) -> Tensor {
+    // An empty operand broadcasts to an empty result (its zero extent meets 0 or 1); returning
+    // early also keeps the suffix path below from dividing by a zero inner count.
+    if a.count == 0 || b.count == 0 { return Tensor.zeros(broadcastShape(a.shape, b.shape)) }
     // Fast paths: equal shapes; a scalar; b a suffix of a (e.g. [T, D] ∘ [D]).
     if a.shape == b.shape {
         var out = [Float](repeating: 0, count: a.count)

@@ -41,10 +41,15 @@ public func matmul(_ a: Tensor, _ b: Tensor, transposeA: Bool = false, transpose
     let nBatch = batchA.product
     precondition(b.rank == 2 || batchA == batchB, "matmul: batch shapes differ: \(batchA) vs \(batchB)")
 
-    var out = [Float](repeating: 0, count: nBatch * m * n)
-    a.scalars.withUnsafeBufferPointer { pa in
-        b.scalars.withUnsafeBufferPointer { pb in
-            out.withUnsafeMutableBufferPointer { pc in
+    // The output is not zero-filled first: sgemm with beta = 0 writes every element of C and
+    // never reads it (BLAS semantics; `sgemm` above writes zeros itself when k = 0). Skipping the
+    // fill saves a full pass over C, which is most of Tensor's overhead on large products.
+    let total = nBatch * m * n
+    let out = [Float](unsafeUninitializedCapacity: total) { pc, initialized in
+        initialized = total
+        if total == 0 { return }
+        a.scalars.withUnsafeBufferPointer { pa in
+            b.scalars.withUnsafeBufferPointer { pb in
                 // A shared 2-D right operand and an untransposed left one: fold the batch into M.
                 if b.rank == 2 && !transposeA {
                     sgemm(transposeA: false, transposeB: transposeB, m: nBatch * m, n: n, k: k,
@@ -69,7 +74,7 @@ public func matmul(_ a: Tensor, _ b: Tensor, transposeA: Bool = false, transpose
 public func linear(_ x: Tensor, _ weight: Tensor) -> Tensor {
     precondition(weight.rank == 2 && x.dim(-1) == weight.shape[1],
                  "linear: input \(x.shape) does not match weight \(weight.shape)")
-    let rows = x.count / max(x.dim(-1), 1)
+    let rows = x.shape.dropLast().reduce(1, *)
     var y = matmul(x.reshaped([rows, x.dim(-1)]), weight, transposeB: true)
     y = y.reshaped(Array(x.shape.dropLast()) + [weight.shape[0]])
     return y

@@ -6,7 +6,7 @@ import Foundation
 /// RMSNorm: y = x · rsqrt(mean(x²) + eps) · weight.
 /// - x: [..., D]; weight: [D] → (y [..., D], rstd [rows])
 public func rmsNormForward(_ x: Tensor, weight: Tensor, eps: Float) -> (y: Tensor, rstd: [Float]) {
-    let d = x.dim(-1), rows = x.count / Swift.max(d, 1)
+    let d = x.dim(-1), rows = x.shape.dropLast().reduce(1, *)
     precondition(weight.shape == [d], "rmsNorm: weight \(weight.shape) does not match width \(d)")
     var y = [Float](repeating: 0, count: x.count)
     var rstd = [Float](repeating: 0, count: rows)
@@ -33,7 +33,7 @@ public func rmsNormForward(_ x: Tensor, weight: Tensor, eps: Float) -> (y: Tenso
 /// - x: [..., D]; weight, bias: [D] → (y, mean [rows], rstd [rows])
 public func layerNormForward(_ x: Tensor, weight: Tensor, bias: Tensor?, eps: Float)
     -> (y: Tensor, mean: [Float], rstd: [Float]) {
-    let d = x.dim(-1), rows = x.count / Swift.max(d, 1)
+    let d = x.dim(-1), rows = x.shape.dropLast().reduce(1, *)
     precondition(weight.shape == [d] && (bias == nil || bias!.shape == [d]),
                  "layerNorm: weight \(weight.shape) / bias \(bias?.shape ?? []) do not match width \(d)")
     var y = [Float](repeating: 0, count: x.count)

@@ -44,7 +44,8 @@ extension Tensor {
     }
     /// The index of the maximum over the last axis (first one on ties): [..., n] → [...] as Ints.
     public func argmaxLast() -> [Int] {
-        let n = dim(-1), rows = count / Swift.max(n, 1)
+        let n = dim(-1), rows = shape.dropLast().reduce(1, *)
+        precondition(n > 0 || rows == 0, "argmaxLast: rows of shape \(shape) are empty")
         var out = [Int](repeating: 0, count: rows)
         scalars.withUnsafeBufferPointer { p in
             for r in 0..<rows {
@@ -78,9 +79,10 @@ extension Tensor {
 // MARK: - Softmax family (last axis)
 
 extension Tensor {
-    /// softmax over the last axis, computed as exp(x − max) / Σ exp(x − max).
+    /// softmax over the last axis, computed as exp(x − max) / Σ exp(x − max); a fully −∞ (masked)
+    /// row gives zeros.
     public func softmax() -> Tensor {
-        let n = dim(-1), rows = count / Swift.max(n, 1)
+        let n = dim(-1), rows = shape.dropLast().reduce(1, *)
         var out = [Float](repeating: 0, count: count)
         scalars.withUnsafeBufferPointer { pin in out.withUnsafeMutableBufferPointer { pout in
             let x = SendableConstPointer(pin.baseAddress!), o = SendablePointer(pout.baseAddress!)
@@ -91,26 +93,31 @@ extension Tensor {
         return Tensor(shape: shape, scalars: out)
     }
 
-    /// log-softmax over the last axis: x − max − log Σ exp(x − max).
+    /// log-softmax over the last axis: x − max − log Σ exp(x − max); a fully −∞ row gives −∞.
     public func logSoftmax() -> Tensor {
-        let n = dim(-1), rows = count / Swift.max(n, 1)
+        let n = dim(-1), rows = shape.dropLast().reduce(1, *)
         var out = [Float](repeating: 0, count: count)
         scalars.withUnsafeBufferPointer { pin in out.withUnsafeMutableBufferPointer { pout in
             let x = SendableConstPointer(pin.baseAddress!), o = SendablePointer(pout.baseAddress!)
             parallelRanges(rows, grain: Swift.max(1, 16_384 / Swift.max(n, 1))) { r in
                 for row in r {
                     let xi = x.base + row * n, oi = o.base + row * n
-                    let lse = logSumExpRow(xi, n)
-                    for j in 0..<n { oi[j] = xi[j] - lse }
+                    let (m, logSum) = logSumExpParts(xi, n)
+                    // A fully −∞ (masked) row: softmax gives zeros there, so its log is −∞, not
+                    // the NaN that (−∞) − (−∞) would give.
+                    if m == -.infinity { for j in 0..<n { oi[j] = -.infinity }; continue }
+                    // (x − max) − log Σ: subtracting max + log Σ as one Float would round the small
+                    // log Σ away whenever |max| is large.
+                    for j in 0..<n { oi[j] = (xi[j] - m) - logSum }
                 }
             }
         } }
         return Tensor(shape: shape, scalars: out)
     }
 
-    /// log Σ exp over the last axis: [..., n] → [...].
+    /// log Σ exp over the last axis: [..., n] → [...]; an empty or fully −∞ row gives −∞.
     public func logSumExp() -> Tensor {
-        let n = dim(-1), rows = count / Swift.max(n, 1)
+        let n = dim(-1), rows = shape.dropLast().reduce(1, *)
         var out = [Float](repeating: 0, count: rows)
         scalars.withUnsafeBufferPointer { p in for r in 0..<rows { out[r] = logSumExpRow(p.baseAddress! + r * n, n) } }
         return Tensor(shape: Array(shape.dropLast()), scalars: out)
@@ -132,10 +139,17 @@ public func softmaxRow(_ x: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Fl
 /// Stable log Σ exp of one row, accumulated in Float64.
 @inline(__always)
 public func logSumExpRow(_ x: UnsafePointer<Float>, _ n: Int) -> Float {
+    let (m, logSum) = logSumExpParts(x, n)
+    return m == -.infinity ? -.infinity : m + logSum
+}
+
+/// The two parts of a row's log Σ exp: its maximum m and log Σ exp(x − m) (0 when m is −∞).
+@inline(__always)
+func logSumExpParts(_ x: UnsafePointer<Float>, _ n: Int) -> (max: Float, logSum: Float) {
     var m = -Float.infinity
     for j in 0..<n { m = Swift.max(m, x[j]) }
-    if m == -.infinity { return -.infinity }
+    if m == -.infinity { return (m, 0) }
     var s: Double = 0
     for j in 0..<n { s += Double(Foundation.exp(x[j] - m)) }
-    return m + Float(Foundation.log(s))
+    return (m, Float(Foundation.log(s)))
 }

@@ -39,6 +39,7 @@ public func rope(_ x: Tensor, positions: [Int], base: Float, convention: RoPECon
             sinT[ti * half + i] = inverse ? -Foundation.sin(angle) : Foundation.sin(angle)
         }
     }
+    if x.count == 0 { return x }
     let outer = x.count / (t * h * dh)
     var out = x.scalars
     out.withUnsafeMutableBufferPointer { po in

@@ -64,7 +64,10 @@ extension Tensor {
     /// The same tensor with `value` written into index `range` along `axis` (the adjoint of slicing).
     public func updatingSlice(axis: Int, at start: Int, with value: Tensor) -> Tensor {
         let (outer, n, inner) = reductionExtents(axis)
-        let m = value.dim(axis)
+        let a = normalizedAxis(axis)
+        precondition(value.rank == rank && (0..<rank).allSatisfy { $0 == a || value.shape[$0] == shape[$0] },
+                     "updatingSlice: value \(value.shape) does not match \(shape) off axis \(a)")
+        let m = value.shape[a]
         precondition(start >= 0 && start + m <= n, "updatingSlice: \(start)..<\(start + m) out of 0..<\(n)")
         var out = self
         out.scalars.withUnsafeMutableBufferPointer { dst in value.scalars.withUnsafeBufferPointer { src in

@@ -1,0 +1,267 @@
+// The batched target-search engine: a frozen prefix per prompt, then forward/backward passes over the suffix
+// rows only (see TargetSearch.swift for the loss and the loop).
+//
+// Shape legend: N requests, P prompts per request (rewrite prompts + 1 KL prompt), R suffix rows of the active
+// requests, M labelled rows, D width, V vocab.
+
+import EmendCore
+import EmendModels
+import Foundation
+
+/// The target search for one model and one edit layer.
+public struct TargetSearch: Sendable {
+    public let model: TransformerModel
+    /// The block whose output δ is added to (the last edited layer).
+    public let layer: Int
+    public var settings: TargetSearchSettings
+
+    public init(model: TransformerModel, layer: Int, settings: TargetSearchSettings) {
+        self.model = model
+        self.layer = layer
+        self.settings = settings
+    }
+
+    /// The parts of a batch that never change during the search.
+    public struct Prepared: Sendable {
+        public let prompts: [SearchPrompts]
+        /// Suffix tokens of every sequence, request-major (rewrite prompts, then the KL prompt).
+        let suffixes: [[Int]]
+        /// The prefix length (= subject-last-token index) of every sequence.
+        let lookups: [Int]
+        /// The first sequence of each request.
+        let firstSequence: [Int]
+        /// Frozen prefix caches of every sequence.
+        let caches: [KVCache]
+        /// Block-`layer` outputs of every sequence's suffix rows: [n_s, D] each.
+        let base: [Tensor]
+        /// h0 per request: [N, D]
+        public let initial: Tensor
+
+        /// The number of sequences of request r: its rewrite prompts and the KL prompt.
+        func sequenceCount(_ r: Int) -> Int { prompts[r].rewrite.count + 1 }
+    }
+
+    // MARK: - Preparation
+
+    /// Runs every prompt's prefix through all blocks once (caching keys/values), then its suffix through blocks
+    /// 0 … layer, recording the block-`layer` outputs the search starts from.
+    public func prepare(_ prompts: [SearchPrompts]) -> Prepared {
+        var prefixes: [[Int]] = [], suffixes: [[Int]] = [], lookups: [Int] = [], first: [Int] = []
+        for p in prompts {
+            first.append(prefixes.count)
+            for (ids, look) in zip(p.rewrite + [p.kl], p.rewriteLookup + [p.klLookup]) {
+                precondition(look >= 0 && look < ids.count, "TargetSearch: lookup \(look) outside a prompt of \(ids.count) tokens")
+                prefixes.append(Array(ids[..<look]))
+                suffixes.append(Array(ids[look...]))
+                lookups.append(look)
+            }
+        }
+        let c = model.config
+        let kvw = c.kvHeadCount * c.headDim
+        var caches: [KVCache]? = prefixes.map { _ in KVCache(layers: c.layerCount, kvWidth: kvw) }
+        var hooks = ForwardHooks()
+        let pre = RowBatch(prefixes)
+        _ = model.run(model.embed(pre), layers: 0..<c.layerCount, batch: pre, caches: &caches, hooks: &hooks)
+        let suf = RowBatch(suffixes, prefixes: lookups)
+        let h = model.run(model.embed(suf), layers: 0..<(layer + 1), batch: suf, caches: &caches, hooks: &hooks,
+                          appendToCache: false)
+        let base = suffixes.indices.map { h.rows(suf.rows(of: $0)) }
+        let initial = stack(first.map { base[$0].rows(0..<1).reshaped([c.hiddenSize]) })
+        return Prepared(prompts: prompts, suffixes: suffixes, lookups: lookups, firstSequence: first,
+                        caches: caches!, base: base, initial: initial)
+    }
+
+    // MARK: - One pass
+
+    /// The outcome of one forward pass for one request.
+    public struct PassResult: Sendable {
+        public var loss: Float, nll: Float, kl: Float
+        /// The MPES condition at this pass.
+        public var mostProbable: Bool
+        /// Log-probabilities at the KL row: [V]
+        public var klLogProbs: Tensor
+        /// dL/dδ (nil when not asked for).
+        public var gradient: Tensor?
+    }
+
+    /// A forward pass, then a backward pass for the requests `decide` picks after seeing the forward results.
+    /// - active: request indices; deltas: one [D] vector per active request; klInit: p_0 log-probs per active
+    ///   request ([V]; nil means "this is δ = 0": KL is 0 and p_0 is returned in `klLogProbs`).
+    /// - decide: given the forward results (in `active` order), the positions in `active` that need dL/dδ.
+    public func pass(_ prep: Prepared, active: [Int], deltas: [Tensor], klInit: [Tensor?],
+                     decide: ([PassResult]) -> Set<Int>) -> [PassResult] {
+        let c = model.config, v = c.vocabSize, d = c.hiddenSize
+        // Rows of the active requests' suffixes; `firstSeg[ai]` is request ai's first segment in the batch.
+        var seqs: [Int] = [], firstSeg: [Int] = []
+        for r in active {
+            firstSeg.append(seqs.count)
+            seqs += (prep.firstSequence[r]..<(prep.firstSequence[r] + prep.sequenceCount(r)))
+        }
+        let batch = RowBatch(seqs.map { prep.suffixes[$0] }, prefixes: seqs.map { prep.lookups[$0] })
+        var caches: [KVCache]? = seqs.map { prep.caches[$0] }
+        var x = concatenate(seqs.map { prep.base[$0] }, axis: 0)
+        for (ai, r) in active.enumerated() {
+            let rows = (0..<prep.sequenceCount(r)).map { batch.segments[firstSeg[ai] + $0].rowStart }
+            x = x.addingVector(deltas[ai], toRows: rows)
+        }
+        // Blocks layer+1 … L−1 over the suffix rows, saving for the backward pass.
+        var hooks = ForwardHooks()
+        var saves: [BlockSaved] = []
+        var h = x
+        for l in (layer + 1)..<c.layerCount {
+            let (o, s) = model.blockForward(l, h, batch: batch, caches: &caches, hooks: &hooks, save: true, appendToCache: false)
+            saves.append(s!)
+            h = o
+        }
+        // Labelled rows: every target token of every rewrite prompt, then the KL row, per request.
+        var selected: [Int] = [], firstRow: [Int] = []
+        for (ai, r) in active.enumerated() {
+            let p = prep.prompts[r]
+            firstRow.append(selected.count)
+            for pi in 0..<p.rewrite.count {
+                let seg = batch.segments[firstSeg[ai] + pi]
+                let look = prep.lookups[prep.firstSequence[r] + pi]
+                for k in 0..<p.target.count { selected.append(seg.rowStart + p.labelPosition(pi, k) - look) }
+            }
+            selected.append(batch.segments[firstSeg[ai] + prep.sequenceCount(r) - 1].rowStart)
+        }
+        let hSel = h.gatherRows(selected)
+        let logp = model.outputLogits(model.finalNorm(hSel)).logSoftmax()
+        // Losses and the MPES condition.
+        var results: [PassResult] = []
+        logp.scalars.withUnsafeBufferPointer { lp in
+            for (ai, r) in active.enumerated() {
+                let p = prep.prompts[r]
+                let nP = p.rewrite.count, t = p.target.count
+                var nll: Double = 0
+                var correct = 0, checked = 0
+                for pi in 0..<nP {
+                    for k in 0..<t {
+                        let row = lp.baseAddress! + (firstRow[ai] + pi * t + k) * v
+                        nll -= Double(row[p.target[k]]) / Double(t * nP)
+                        if pi > 0 || nP == 1 {
+                            var best = 0
+                            for j in 1..<v where row[j] > row[best] { best = j }
+                            checked += 1
+                            if best == p.target[k] { correct += 1 }
+                        }
+                    }
+                }
+                let klRow = lp.baseAddress! + (firstRow[ai] + nP * t) * v
+                var kl: Double = 0
+                if let q = klInit[ai] {
+                    for j in 0..<v { kl += Double(Foundation.exp(klRow[j]) * (klRow[j] - q.scalars[j])) }
+                }
+                let h0norm = prep.initial[r].norm()
+                let wd = settings.weightDecay * deltas[ai].norm() / (h0norm * h0norm)
+                let mostProbable: Bool
+                switch settings.mpesCheck {
+                case .allPositions: mostProbable = correct == checked
+                case .fiveCorrect: mostProbable = correct == 5
+                }
+                results.append(PassResult(loss: Float(nll) + settings.klFactor * Float(kl) + wd, nll: Float(nll), kl: Float(kl),
+                                          mostProbable: mostProbable,
+                                          klLogProbs: Tensor(shape: [v], scalars: Array(UnsafeBufferPointer(start: klRow, count: v))),
+                                          gradient: nil))
+            }
+        }
+        let chosen = decide(results)
+        if chosen.isEmpty { return results }
+        // dL/dlogits of the chosen requests (others stay zero):
+        //   NLL: (softmax − onehot) / (T·P);   KL: klFactor · p_j (log p_j − log q_j − KL).
+        var dLogits = Tensor.zeros(logp.shape)
+        logp.scalars.withUnsafeBufferPointer { lp in dLogits.scalars.withUnsafeMutableBufferPointer { dl in
+            for (ai, r) in active.enumerated() where chosen.contains(ai) {
+                let p = prep.prompts[r]
+                let nP = p.rewrite.count, t = p.target.count
+                let scale = 1 / Float(t * nP)
+                for pi in 0..<nP {
+                    for k in 0..<t {
+                        let o = (firstRow[ai] + pi * t + k) * v
+                        for j in 0..<v { dl[o + j] = Foundation.exp(lp[o + j]) * scale }
+                        dl[o + p.target[k]] -= scale
+                    }
+                }
+                if let q = klInit[ai] {
+                    let o = (firstRow[ai] + nP * t) * v
+                    let kl = results[ai].kl
+                    for j in 0..<v { dl[o + j] = settings.klFactor * Foundation.exp(lp[o + j]) * (lp[o + j] - q.scalars[j] - kl) }
+                }
+            }
+        } }
+        var g = Tensor.zeros([batch.rowCount, d])
+        g.scatterAddRows(selected, model.outputBackward(dLogits: dLogits, x: hSel))
+        for (i, l) in ((layer + 1)..<c.layerCount).enumerated().reversed() {
+            g = model.blockBackward(l, dOut: g, saved: saves[i], batch: batch)
+        }
+        for (ai, r) in active.enumerated() where chosen.contains(ai) {
+            var grad = Tensor.zeros([d])
+            for s in 0..<prep.sequenceCount(r) {
+                let row = batch.segments[firstSeg[ai] + s].rowStart
+                grad += g.rows(row..<(row + 1)).reshaped([d])
+            }
+            // d/dδ of weightDecay·‖δ‖/‖h0‖² (0 at δ = 0, as PyTorch's norm backward).
+            let dn = deltas[ai].norm(), h0 = prep.initial[r].norm()
+            if dn > 0 { grad += deltas[ai] * (settings.weightDecay / (dn * h0 * h0)) }
+            results[ai].gradient = grad
+        }
+        return results
+    }
+
+    // MARK: - The search
+
+    /// Searches the target vector of every request (batched), following `settings`.
+    public func run(_ prompts: [SearchPrompts]) -> TargetSearchResult {
+        let prep = prepare(prompts)
+        return run(prep)
+    }
+
+    public func run(_ prep: Prepared) -> TargetSearchResult {
+        let n = prep.prompts.count, d = model.config.hiddenSize
+        var deltas = [Tensor](repeating: Tensor.zeros([d]), count: n)
+        var optimisers = [Adam](repeating: Adam(learningRate: settings.learningRate), count: n)
+        var klInit = [Tensor?](repeating: nil, count: n)
+        var steps = [Int](repeating: 0, count: n), passes = steps, counters = steps
+        var losses = [[Float]](repeating: [], count: n)
+        var trace = [[Bool]](repeating: [], count: n)
+        var active = Array(0..<n)
+        for it in 0..<settings.maxSteps where !active.isEmpty {
+            // One forward pass; the stopping rule decides from it who steps; one backward pass for those.
+            let results = pass(prep, active: active, deltas: active.map { deltas[$0] }, klInit: active.map { klInit[$0] }) { fwd in
+                var stepping = Set<Int>()
+                for (ai, r) in active.enumerated() {
+                    let res = fwd[ai]
+                    losses[r].append(res.loss); trace[r].append(res.mostProbable); passes[r] += 1
+                    var stop = false
+                    if case .mostProbable(let k) = settings.stopping, res.mostProbable {
+                        counters[r] += 1
+                        if counters[r] == k + 1 { stop = true }
+                    }
+                    if !stop && res.loss < settings.lossThreshold { stop = true }
+                    if !stop && it == settings.maxSteps - 1 { stop = true }
+                    // The first pass runs at δ = 0, where KL is 0: it only records p_0, so no KL gradient is lost.
+                    if !stop { stepping.insert(ai) }
+                }
+                return stepping
+            }
+            var next: [Int] = []
+            for (ai, r) in active.enumerated() {
+                if klInit[r] == nil { klInit[r] = results[ai].klLogProbs }
+                guard let grad = results[ai].gradient else { continue }
+                var params = [deltas[r]]
+                try? optimisers[r].step(params: &params, grads: [grad])
+                var delta = params[0]
+                let maxNorm = settings.clampNormFactor * prep.initial[r].norm()
+                let norm = delta.norm()
+                if norm > maxNorm { delta = delta * (maxNorm / norm) }
+                deltas[r] = delta
+                steps[r] += 1
+                next.append(r)
+            }
+            active = next
+        }
+        let targets = stack((0..<n).map { prep.initial[$0] + deltas[$0] })
+        return TargetSearchResult(targets: targets, initial: prep.initial, steps: steps, forwardPasses: passes,
+                                  losses: losses, mostProbableTrace: trace)
+    }
+}

@@ -1,0 +1,213 @@
+// GGUF writer: a new version-3 file from metadata and tensor payloads, written atomically
+// (temporary file in the destination folder, fsync, rename).
+//
+// `write(from:replacing:…)` is the editing path: it copies every metadata key (in order, with its
+// type) and every untouched tensor's bytes verbatim from the memory map, and encodes only the
+// replaced tensors, as F32, F16 or BF16.
+
+import EmendCore
+import Foundation
+
+// MARK: - Types
+
+public enum GGUFWriter {
+    /// One tensor to write from scratch: name, ggml dims (ne0 first), type and its encoded bytes.
+    public struct TensorData: Sendable {
+        public var name: String
+        public var dims: [Int]
+        public var type: GGMLType
+        public var bytes: [UInt8]
+        public init(name: String, dims: [Int], type: GGMLType, bytes: [UInt8]) {
+            self.name = name; self.dims = dims; self.type = type; self.bytes = bytes
+        }
+    }
+
+    /// Bytes to write: owned, or borrowed from a live memory map.
+    enum Payload {
+        case owned([UInt8])
+        case borrowed(UnsafeRawBufferPointer)
+        var count: Int {
+            switch self {
+            case let .owned(a): return a.count
+            case let .borrowed(b): return b.count
+            }
+        }
+    }
+
+    struct Entry {
+        let name: String
+        let dims: [Int]
+        let type: GGMLType
+        let payload: Payload
+    }
+
+    // MARK: - Public API
+
+    /// Writes a copy of `source` in which the tensors named in `replacing` hold new Float32 values,
+    /// encoded as `type` (F32, F16 or BF16); every other tensor's bytes are copied unchanged.
+    /// Metadata keeps its order and types; `metadataOverrides` replaces values of existing keys in
+    /// place and appends new keys in sorted order.
+    /// - Parameter replacing: tensor name → values with shape `info.shape` (row-major).
+    public static func write(from source: GGUFFile, replacing: [String: Tensor] = [:], as type: GGMLType = .f32,
+                             metadataOverrides: [String: GGUFValue] = [:], to url: URL) throws {
+        guard [.f32, .f16, .bf16].contains(type) else {
+            throw EmendModelsError.unsupportedOutputType(file: url.path, type: type.description)
+        }
+        for (name, t) in replacing {
+            guard let info = source.tensorInfo(name) else { throw EmendModelsError.tensorNotFound(file: source.url.path, tensor: name) }
+            guard t.shape == info.shape else {
+                throw EmendModelsError.replacementShapeMismatch(file: source.url.path, tensor: name, expected: info.shape, got: t.shape)
+            }
+        }
+        var metadata: [(key: String, value: GGUFValue)] = source.metadataKeys.compactMap { key in
+            guard let v = metadataOverrides[key] ?? source.metadata[key] else { return nil }
+            return (key, v)
+        }
+        for key in metadataOverrides.keys.sorted() where source.metadata[key] == nil {
+            metadata.append((key, metadataOverrides[key]!))
+        }
+        // Empty arrays keep the element type they had in the source (when the value is unchanged).
+        var arrayTypes: [String: UInt32] = [:]
+        for (k, et) in source.arrayElementTypes where metadataOverrides[k] == nil { arrayTypes[k] = et }
+        let entries = source.tensors.map { info -> Entry in
+            if let t = replacing[info.name] {
+                return Entry(name: info.name, dims: info.dims, type: type, payload: .owned(encode(t.scalars, as: type)))
+            }
+            return Entry(name: info.name, dims: info.dims, type: info.type, payload: .borrowed(source.rawBytes(info)))
+        }
+        // Keep the source alive (its map backs the borrowed payloads) until the write is done.
+        try withExtendedLifetime(source) {
+            try writeEntries(metadata: metadata, arrayTypes: arrayTypes, entries: entries, to: url)
+        }
+    }
+
+    /// Writes a new GGUF file from metadata (in the order given) and tensors (in the order given).
+    /// The alignment is `general.alignment` if present (it must be a uint32 power of two), else 32.
+    public static func write(metadata: [(key: String, value: GGUFValue)], tensors: [TensorData], to url: URL) throws {
+        let entries = tensors.map { Entry(name: $0.name, dims: $0.dims, type: $0.type, payload: .owned($0.bytes)) }
+        try writeEntries(metadata: metadata, arrayTypes: [:], entries: entries, to: url)
+    }
+
+    /// Float32 values encoded as F32, F16 (round to nearest even) or BF16 (round to nearest even).
+    public static func encode(_ values: [Float], as type: GGMLType) -> [UInt8] {
+        switch type {
+        case .f16, .bf16:
+            var out = [UInt8](repeating: 0, count: values.count * 2)
+            let half = type == .f16
+            for (i, v) in values.enumerated() {
+                let b = half ? floatToHalfBits(v) : floatToBFloat16Bits(v)
+                out[2 * i] = UInt8(b & 0xFF); out[2 * i + 1] = UInt8(b >> 8)
+            }
+            return out
+        default:
+            return values.withUnsafeBytes { Array($0) }  // little-endian hosts only, as everywhere in Emend
+        }
+    }
+
+    // MARK: - Encoding
+
+    static func writeEntries(metadata: [(key: String, value: GGUFValue)], arrayTypes: [String: UInt32],
+                             entries: [Entry], to url: URL) throws {
+        let file = url.path
+        var alignment = GGUFLimits.defaultAlignment
+        var seen = Set<String>()
+        for (k, v) in metadata {
+            guard seen.insert(k).inserted else { throw EmendModelsError.ggufDuplicateKey(file: file, key: k) }
+            if k == "general.alignment" {
+                guard case let .uint32(a) = v, a != 0, a & (a - 1) == 0 else {
+                    throw EmendModelsError.ggufBadAlignment(file: file, got: v.summary)
+                }
+                alignment = Int(a)
+            }
+        }
+        var names = Set<String>()
+        for e in entries {
+            guard names.insert(e.name).inserted else { throw EmendModelsError.ggufDuplicateTensor(file: file, tensor: e.name) }
+            let count = e.dims.reduce(1, *)
+            let expected = count / e.type.blockSize * e.type.bytesPerBlock
+            guard e.dims.count <= 4, (e.dims.first ?? 1) % e.type.blockSize == 0, e.payload.count == expected else {
+                throw EmendModelsError.tensorByteCountMismatch(file: file, tensor: e.name, expected: expected, got: e.payload.count)
+            }
+        }
+
+        var header = GGUFEncoder()
+        header.bytes.append(contentsOf: Array("GGUF".utf8))
+        header.u32(3)
+        header.u64(UInt64(entries.count))
+        header.u64(UInt64(metadata.count))
+        for (k, v) in metadata {
+            header.string(k)
+            header.u32(v.typeID)
+            try header.value(v, key: k, file: file, emptyArrayType: arrayTypes[k])
+        }
+        var offset = 0
+        for e in entries {
+            header.string(e.name)
+            header.u32(UInt32(e.dims.count))
+            for d in e.dims { header.u64(UInt64(d)) }
+            header.u32(e.type.rawValue)
+            header.u64(UInt64(offset))
+            offset += padded(e.payload.count, alignment)
+        }
+        let headerPadding = padded(header.bytes.count, alignment) - header.bytes.count
+
+        let out = try AtomicFileWriter(url: url)
+        do {
+            try out.write(header.bytes)
+            try out.writeZeros(headerPadding)
+            for e in entries {
+                switch e.payload {
+                case let .owned(a): try out.write(a)
+                case let .borrowed(b): try out.write(b)
+                }
+                try out.writeZeros(padded(e.payload.count, alignment) - e.payload.count)
+            }
+            try out.commit()
+        } catch {
+            out.abandon()
+            throw error
+        }
+    }
+
+    static func padded(_ n: Int, _ alignment: Int) -> Int { (n + alignment - 1) / alignment * alignment }
+}
+
+// MARK: - Helpers
+
+/// Appends GGUF's little-endian encodings to a byte buffer.
+struct GGUFEncoder {
+    var bytes: [UInt8] = []
+
+    mutating func int<T: FixedWidthInteger>(_ v: T) { withUnsafeBytes(of: v.littleEndian) { bytes.append(contentsOf: $0) } }
+    mutating func u32(_ v: UInt32) { int(v) }
+    mutating func u64(_ v: UInt64) { int(v) }
+    mutating func string(_ s: String) {
+        let utf8 = Array(s.utf8)
+        u64(UInt64(utf8.count))
+        bytes.append(contentsOf: utf8)
+    }
+
+    mutating func value(_ v: GGUFValue, key: String, file: String, emptyArrayType: UInt32?) throws {
+        switch v {
+        case let .uint8(x): int(x)
+        case let .int8(x): int(x)
+        case let .uint16(x): int(x)
+        case let .int16(x): int(x)
+        case let .uint32(x): int(x)
+        case let .int32(x): int(x)
+        case let .float32(x): int(x.bitPattern)
+        case let .bool(x): bytes.append(x ? 1 : 0)
+        case let .string(s): string(s)
+        case let .uint64(x): int(x)
+        case let .int64(x): int(x)
+        case let .float64(x): int(x.bitPattern)
+        case let .array(items):
+            // An empty array has no element to take the type from: use the recorded one, else uint8.
+            let et = items.first?.typeID ?? emptyArrayType ?? 0
+            guard items.allSatisfy({ $0.typeID == et }) else { throw EmendModelsError.ggufMixedArray(file: file, key: key) }
+            u32(et)
+            u64(UInt64(items.count))
+            for item in items { try value(item, key: key, file: file, emptyArrayType: nil) }
+        }
+    }
+}

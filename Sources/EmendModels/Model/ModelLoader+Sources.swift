@@ -1,0 +1,121 @@
+// The format side of loading: GGUF files and Hugging Face folders as `WeightReader`s, model-name resolution,
+// and the one public entry point `TransformerModel.load`.
+
+import EmendCore
+import Foundation
+
+/// GGUF tensors by their llama.cpp names.
+struct GGUFWeightReader: WeightReader {
+    let file: GGUFFile
+    var description: String { file.url.path }
+    var names: [String] { file.tensors.map(\.name) }
+    func shape(_ name: String) -> [Int]? { file.tensorInfo(name)?.shape }
+    func load(_ name: String) throws -> Tensor { try file.tensor(name) }
+}
+
+/// safetensors tensors by their Hugging Face names. GPT-2 checkpoints saved without the `transformer.` prefix
+/// are read as if they had it.
+struct SafeTensorsWeightReader: WeightReader {
+    let folder: SafeTensorsFolder
+    let addPrefix: String?
+    var description: String { folder.url.path }
+
+    init(folder: SafeTensorsFolder, family: ModelFamily) {
+        self.folder = folder
+        addPrefix = family.name == "gpt2" && !folder.names.contains { $0.hasPrefix("transformer.") } ? "transformer." : nil
+    }
+    private func fileName(_ name: String) -> String {
+        guard let p = addPrefix, name.hasPrefix(p) else { return name }
+        return String(name.dropFirst(p.count))
+    }
+    var names: [String] { folder.names.map { n in addPrefix.map { n == "lm_head.weight" ? n : $0 + n } ?? n } }
+    func shape(_ name: String) -> [Int]? { folder.info(fileName(name))?.shape }
+    func load(_ name: String) throws -> Tensor { try folder.tensor(fileName(name)) }
+}
+
+extension ModelFamily {
+    /// llama.cpp's converter permutes Q/K rows for these architectures (not for Qwen2, which uses NeoX RoPE).
+    static func ggufPermutesQK(_ architecture: String) -> Bool { ["llama", "mistral"].contains(architecture) }
+}
+
+/// Where Emend keeps downloaded models and caches: `$EMEND_HOME`, default `~/.cache/emend`.
+public enum EmendPaths {
+    public static var home: URL {
+        if let h = ProcessInfo.processInfo.environment["EMEND_HOME"], !h.isEmpty { return URL(fileURLWithPath: h) }
+        return FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".cache/emend")
+    }
+    public static var models: URL { home.appendingPathComponent("models") }
+    /// The default model: SmolLM2-135M-Instruct, Q4_1 GGUF (fetched by `scripts/setup.sh`).
+    public static var defaultModel: URL { models.appendingPathComponent("SmolLM2-135M-Instruct.Q4_1.gguf") }
+    /// The default statistics corpus: 10,033 English Wikipedia summaries (fetched by `scripts/setup.sh`).
+    public static var defaultCorpus: URL { home.appendingPathComponent("data/wikipedia-summaries-en.json") }
+    public static var cache: URL { home.appendingPathComponent("cache") }
+}
+
+extension ModelSource {
+    /// Resolves a model argument: `smollm2` (or `default`) for the default model, a `.gguf` file, or a folder
+    /// holding `config.json` and safetensors.
+    public static func resolve(_ name: String) throws -> ModelSource {
+        if ["smollm2", "default", "smollm2-135m-instruct"].contains(name.lowercased()) {
+            let url = EmendPaths.defaultModel
+            guard FileManager.default.fileExists(atPath: url.path) else {
+                throw EmendModelsError.modelNotFound(name: name, searched: [url.path])
+            }
+            return .gguf(url)
+        }
+        let url = URL(fileURLWithPath: (name as NSString).expandingTildeInPath)
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDir) else {
+            throw EmendModelsError.modelNotFound(name: name, searched: [url.path])
+        }
+        if isDir.boolValue {
+            guard FileManager.default.fileExists(atPath: url.appendingPathComponent("config.json").path) else {
+                throw EmendModelsError.modelNotFound(name: name, searched: [url.appendingPathComponent("config.json").path])
+            }
+            return .huggingFace(url)
+        }
+        return .gguf(url)
+    }
+}
+
+extension TransformerModel {
+    /// Loads a model: reads the config, then every weight through the family's names, checking each shape.
+    public static func load(_ source: ModelSource) throws -> TransformerModel {
+        switch source {
+        case .gguf(let url):
+            let file = try GGUFFile(url: url)
+            let config = try ModelConfig(gguf: file)
+            guard let family = ModelFamily.named(config.architecture) else {
+                throw EmendModelsError.unsupportedArchitecture(file: url.path, architecture: config.architecture,
+                                                               supported: ModelFamily.supportedNames)
+            }
+            let permuted = ModelFamily.ggufPermutesQK(config.architecture)
+            let weights = try loadWeights(config: config, reader: GGUFWeightReader(file: file), names: family.ggufNames) { role, t in
+                guard permuted else { return t }
+                switch role {
+                case .attnQ, .attnQBias: return unpermuteRopeRows(t, heads: config.headCount)
+                case .attnK, .attnKBias: return unpermuteRopeRows(t, heads: config.kvHeadCount)
+                default: return t
+                }
+            }
+            return TransformerModel(config: config, weights: weights, source: source)
+        case .huggingFace(let url):
+            let config = try ModelConfig(huggingFaceConfig: url.appendingPathComponent("config.json"))
+            guard let family = ModelFamily.named(config.architecture) else {
+                throw EmendModelsError.unsupportedArchitecture(file: url.path, architecture: config.architecture,
+                                                               supported: ModelFamily.supportedNames)
+            }
+            let folder = try SafeTensorsFolder(url: url)
+            var names = family.hfNames
+            if config.tiedEmbeddings { names[.output] = nil }
+            let reader = SafeTensorsWeightReader(folder: folder, family: family)
+            let weights = try loadWeights(config: config, reader: reader, names: names) { role, t in
+                // Conv1D stores [in, out]; Emend uses [out, in].
+                guard family.hfConv1D, t.rank == 2,
+                      [.attnQKV, .attnOutput, .ffnUp, .ffnDown].contains(role) else { return t }
+                return t.transposed()
+            }
+            return TransformerModel(config: config, weights: weights, source: source)
+        }
+    }
+}

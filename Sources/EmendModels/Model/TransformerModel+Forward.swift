@@ -1,0 +1,184 @@
+// The forward pass: embedding, blocks, final norm and output head, on rows (see TransformerModel.swift).
+// Each block saves, on request, exactly what `TransformerModel+Backward.swift` needs.
+
+import EmendCore
+
+/// Activations of one block saved for its backward pass.
+public struct BlockSaved: Sendable {
+    var input: Tensor                 // [R, D]   block input x
+    var norm1: NormSaved
+    var q: Tensor                     // [R, H·Dh] after RoPE
+    var attention: AttentionSaved
+    var attnMid: Tensor               // [R, D]   x + attention output (ffn_inp)
+    var norm2: NormSaved
+    var gatePre: Tensor?              // [R, F]   gate projection before the activation (gated MLP)
+    var upPre: Tensor                 // [R, F]   up projection (before the activation when not gated)
+    var key: Tensor                   // [R, F]   ffn_down input
+}
+
+/// Per-row statistics of a normalisation, for its backward pass.
+public struct NormSaved: Sendable {
+    var mean: [Float]?
+    var rstd: [Float]
+}
+
+extension TransformerModel {
+    // MARK: - Embedding
+
+    /// Token (and learned position) embeddings of the batch's rows: [R, D].
+    public func embed(_ batch: RowBatch) -> Tensor {
+        var x = weights.tokenEmbedding.gatherRows(batch.tokens)
+        if let pe = weights.positionEmbedding {
+            x += pe.gatherRows(batch.positions.map { min($0, pe.shape[0] - 1) })
+        }
+        return x
+    }
+
+    // MARK: - Blocks
+
+    func normForward(_ x: Tensor, weight: Tensor, bias: Tensor?) -> (Tensor, NormSaved) {
+        switch config.norm {
+        case .rms:
+            let (y, r) = rmsNormForward(x, weight: weight, eps: config.normEps)
+            return (y, NormSaved(mean: nil, rstd: r))
+        case .layer:
+            let (y, m, r) = layerNormForward(x, weight: weight, bias: bias, eps: config.normEps)
+            return (y, NormSaved(mean: m, rstd: r))
+        }
+    }
+
+    @inline(__always)
+    func activation(_ x: Tensor) -> Tensor {
+        switch config.activation {
+        case .silu: return x.silu()
+        case .geluTanh: return x.geluTanh()
+        case .geluErf: return x.geluErf()
+        }
+    }
+
+    func affine(_ x: Tensor, _ w: Tensor, _ b: Tensor?) -> Tensor {
+        let y = linear(x, w)
+        return b.map { y + $0 } ?? y
+    }
+
+    /// Block `layer` on rows x: [R, D] → [R, D]. Reads each segment's prefix from `caches` when given, and
+    /// appends this batch's keys/values to them unless `appendToCache` is false (a frozen prefix, re-used by
+    /// many passes over the same suffix).
+    public func blockForward(_ layer: Int, _ x: Tensor, batch: RowBatch, caches: inout [KVCache]?,
+                             hooks: inout ForwardHooks, save: Bool = false,
+                             appendToCache: Bool = true) -> (Tensor, BlockSaved?) {
+        let w = weights.blocks[layer]
+        let c = config
+        let (a, n1) = normForward(x, weight: w.attnNorm, bias: w.attnNormBias)
+        var q = affine(a, w.attnQ, w.attnQBias)
+        var k = affine(a, w.attnK, w.attnKBias)
+        let v = affine(a, w.attnV, w.attnVBias)
+        if c.positions == .rope {
+            let r = batch.rowCount
+            q = rope(q.reshaped([r, c.headCount, c.headDim]), positions: batch.positions, base: c.ropeBase,
+                     convention: .halfSplit).reshaped([r, c.headCount * c.headDim])
+            k = rope(k.reshaped([r, c.kvHeadCount, c.headDim]), positions: batch.positions, base: c.ropeBase,
+                     convention: .halfSplit).reshaped([r, c.kvHeadCount * c.headDim])
+        }
+        let kvw = c.kvHeadCount * c.headDim
+        let prefixK = batch.segments.indices.map { caches?[$0].keys[layer] ?? Tensor.zeros([0, kvw]) }
+        let prefixV = batch.segments.indices.map { caches?[$0].values[layer] ?? Tensor.zeros([0, kvw]) }
+        let (o, attnSaved) = attentionForward(q: q, k: k, v: v, segments: batch.segments, prefixKeys: prefixK,
+                                              prefixValues: prefixV, shape: attentionShape, saveForBackward: save)
+        if caches != nil && appendToCache {
+            for (i, seg) in batch.segments.enumerated() {
+                let rows = seg.rowStart..<(seg.rowStart + seg.count)
+                caches![i].keys[layer] = concatenate([caches![i].keys[layer], k.rows(rows)], axis: 0)
+                caches![i].values[layer] = concatenate([caches![i].values[layer], v.rows(rows)], axis: 0)
+            }
+        }
+        let x1 = x + affine(o, w.attnOutput, w.attnOutputBias)
+        let (m, n2) = normForward(x1, weight: w.ffnNorm, bias: w.ffnNormBias)
+        let up = affine(m, w.ffnUp, w.ffnUpBias)
+        var gatePre: Tensor? = nil
+        let key: Tensor
+        if let g = w.ffnGate {
+            gatePre = affine(m, g, w.ffnGateBias)
+            key = activation(gatePre!) * up
+        } else {
+            key = activation(up)
+        }
+        if hooks.captureKeys.contains(layer) { hooks.keys[layer] = key }
+        var out = x1 + affine(key, w.ffnDown, w.ffnDownBias)
+        if let adds = hooks.residualAdditions[layer] {
+            for (rows, vec) in adds { out = out.addingVector(vec, toRows: rows) }
+        }
+        if hooks.captureBlockOutputs.contains(layer) { hooks.blockOutputs[layer] = out }
+        let saved = save ? BlockSaved(input: x, norm1: n1, q: q, attention: attnSaved!, attnMid: x1, norm2: n2,
+                                      gatePre: gatePre, upPre: up, key: key) : nil
+        return (out, saved)
+    }
+
+    /// Runs blocks `layers` on rows x, updating caches (unless frozen) and hooks.
+    public func run(_ x: Tensor, layers: Range<Int>, batch: RowBatch, caches: inout [KVCache]?,
+                    hooks: inout ForwardHooks, appendToCache: Bool = true) -> Tensor {
+        var h = x
+        for l in layers {
+            h = blockForward(l, h, batch: batch, caches: &caches, hooks: &hooks, appendToCache: appendToCache).0
+        }
+        if caches != nil && appendToCache { for i in caches!.indices { caches![i].count += batch.segments[i].count } }
+        return h
+    }
+
+    // MARK: - Output
+
+    /// The final normalisation: [R, D] → [R, D].
+    public func finalNorm(_ x: Tensor) -> Tensor {
+        normForward(x, weight: weights.outputNorm, bias: weights.outputNormBias).0
+    }
+
+    /// Logits of final hidden rows (after `finalNorm`): [R, D] → [R, V].
+    public func outputLogits(_ normed: Tensor) -> Tensor { linear(normed, weights.outputHead) }
+
+    // MARK: - Conveniences
+
+    /// Logits at every position of each sequence (no padding needed): per sequence [T, V].
+    public func logits(_ sequences: [[Int]]) -> [Tensor] {
+        let batch = RowBatch(sequences)
+        var hooks = ForwardHooks()
+        var none: [KVCache]? = nil
+        let h = run(embed(batch), layers: 0..<config.layerCount, batch: batch, caches: &none, hooks: &hooks)
+        let logits = outputLogits(finalNorm(h))
+        return sequences.indices.map { logits.rows(batch.rows(of: $0)) }
+    }
+
+    /// Logits at the last position of each sequence: [N, V].
+    public func lastLogits(_ sequences: [[Int]]) -> Tensor {
+        let batch = RowBatch(sequences)
+        var hooks = ForwardHooks()
+        var none: [KVCache]? = nil
+        let h = run(embed(batch), layers: 0..<config.layerCount, batch: batch, caches: &none, hooks: &hooks)
+        let last = sequences.indices.map { batch.row($0, sequences[$0].count - 1) }
+        return outputLogits(finalNorm(h.gatherRows(last)))
+    }
+
+    /// Logits for a right-padded batch: ids [B, T] with `lengths`; padded positions give zeros. → [B, T, V]
+    public func paddedLogits(ids: [[Int]], lengths: [Int]) -> Tensor {
+        let t = ids.map(\.count).max() ?? 0
+        let seqs = ids.indices.map { Array(ids[$0].prefix(lengths[$0])) }
+        let per = logits(seqs)
+        var out = Tensor.zeros([ids.count, t, config.vocabSize])
+        for (b, l) in per.enumerated() where l.count > 0 {
+            out.scalars.replaceSubrange((b * t * config.vocabSize)..<((b * t + l.shape[0]) * config.vocabSize), with: l.scalars)
+        }
+        return out
+    }
+}
+
+extension Tensor {
+    /// Adds a [D] vector to the given rows of a [R, D] tensor.
+    public func addingVector(_ v: Tensor, toRows rows: [Int]) -> Tensor {
+        let d = dim(-1)
+        precondition(v.count == d, "addingVector: vector of \(v.count) for width \(d)")
+        var out = self
+        out.scalars.withUnsafeMutableBufferPointer { p in
+            for r in rows { for j in 0..<d { p[r * d + j] += v.scalars[j] } }
+        }
+        return out
+    }
+}

@@ -1,0 +1,109 @@
+import XCTest
+import EmendCore
+import EmendModels
+@testable import EmendEditing
+
+/// The target search on a small random Llama-style model.
+final class TargetSearchTests: XCTestCase {
+    static let config = ModelConfig.llamaStyle(vocabSize: 29, hiddenSize: 16, intermediateSize: 32, layerCount: 4,
+                                               headCount: 4, kvHeadCount: 2, maxPositions: 64)
+    /// Random weights, with a larger output head so that a bounded δ can make any token top-1.
+    let model: TransformerModel = {
+        var w = ModelWeights.random(config, seed: 21, std: 0.25)
+        w.tokenEmbedding = w.tokenEmbedding * 6
+        return TransformerModel(config: config, weights: w)
+    }()
+
+    /// Three requests with different prompt lengths, subject positions and target lengths.
+    func prompts() -> [SearchPrompts] {
+        func request(_ body: [Int], subjectEnd: Int, target: [Int], contexts: [[Int]]) -> SearchPrompts {
+            let plain = body + target.dropLast()
+            var rewrite = [plain], lookups = [subjectEnd]
+            for ctx in contexts { rewrite.append(ctx + plain); lookups.append(ctx.count + subjectEnd) }
+            let kl = Array(body[...subjectEnd]) + [5, 6]
+            return SearchPrompts(rewrite: rewrite, rewriteLookup: lookups, kl: kl, klLookup: subjectEnd, target: target)
+        }
+        let ctx = [[1, 2, 3], [4], [7, 8]]
+        return [request([10, 11, 12, 13], subjectEnd: 1, target: [20], contexts: ctx),
+                request([14, 15, 16, 17, 18, 19], subjectEnd: 3, target: [21, 22], contexts: ctx),
+                request([23, 24, 9], subjectEnd: 0, target: [25, 26, 27], contexts: ctx)]
+    }
+
+    /// dL/dδ from the hand-written backward pass equals central differences of the loss (Float32, ε = 1e-2).
+    func testPass_GradientMatchesFiniteDifferences() {
+        let search = TargetSearch(model: model, layer: 1, settings: TargetSearchSettings())
+        let prep = search.prepare(prompts())
+        let n = prep.prompts.count, d = Self.config.hiddenSize
+        let zero = [Tensor](repeating: Tensor.zeros([d]), count: n)
+        let p0 = search.pass(prep, active: Array(0..<n), deltas: zero, klInit: [Tensor?](repeating: nil, count: n)) { _ in [] }
+        let klInit: [Tensor?] = p0.map { $0.klLogProbs }
+        var rng = SeededGenerator(seed: 9)
+        let deltas = (0..<n).map { _ in Tensor.randomNormal([d], std: 0.5, using: &rng) }
+        let res = search.pass(prep, active: Array(0..<n), deltas: deltas, klInit: klInit) { _ in Set(0..<n) }
+        let eps: Float = 1e-2
+        for r in 0..<n {
+            XCTAssertGreaterThan(res[r].kl, 0)
+            for j in 0..<d {
+                var up = deltas, down = deltas
+                up[r].scalars[j] += eps; down[r].scalars[j] -= eps
+                let lu = search.pass(prep, active: Array(0..<n), deltas: up, klInit: klInit) { _ in [] }[r].loss
+                let ld = search.pass(prep, active: Array(0..<n), deltas: down, klInit: klInit) { _ in [] }[r].loss
+                let fd = (lu - ld) / (2 * eps)
+                XCTAssertEqual(res[r].gradient!.scalars[j], fd, accuracy: 2e-3 + 2e-2 * abs(fd), "request \(r) component \(j)")
+            }
+        }
+    }
+
+    /// Requests searched together give the same targets, steps and losses as each searched alone.
+    func testRun_BatchedEqualsOneAtATime() {
+        let search = TargetSearch(model: model, layer: 1, settings: TargetSearchSettings(maxSteps: 8, stopping: .mostProbable(extraSteps: 1)))
+        let all = prompts()
+        let batched = search.run(all)
+        for (i, p) in all.enumerated() {
+            let single = search.run([p])
+            XCTAssertEqual(batched.steps[i], single.steps[0])
+            XCTAssertEqual(batched.mostProbableTrace[i], single.mostProbableTrace[0])
+            for (a, b) in zip(batched.targets[i].scalars, single.targets[0].scalars) { XCTAssertEqual(a, b, accuracy: 1e-4) }
+            for (a, b) in zip(batched.losses[i], single.losses[0]) { XCTAssertEqual(a, b, accuracy: 1e-4) }
+        }
+    }
+
+    /// MPES stops exactly when the condition has held k+1 times (cumulative, not consecutive), with no step on that
+    /// pass; without early stopping the search runs to the cap and the last pass never steps.
+    func testRun_MostProbableStopsAfterKPlusOneHits() {
+        let all = prompts()
+        for k in [0, 1, 3] {
+            let s = TargetSearch(model: model, layer: 2, settings: TargetSearchSettings(maxSteps: 40, learningRate: 0.5, clampNormFactor: 4,
+                                                                                       stopping: .mostProbable(extraSteps: k)))
+            // Prompts that end at the subject, so δ lands on the row that predicts the target.
+            let direct = [SearchPrompts(rewrite: [[10, 11], [1, 2, 10, 11], [4, 10, 11]], rewriteLookup: [1, 3, 2], kl: [10, 11, 5], klLookup: 1, target: [20]),
+                          SearchPrompts(rewrite: [[14, 15, 16], [7, 14, 15, 16], [1, 14, 15, 16]], rewriteLookup: [2, 3, 3], kl: [14, 15, 16, 6], klLookup: 2, target: [21]),
+                          SearchPrompts(rewrite: [[23, 24, 25], [8, 23, 24, 25]], rewriteLookup: [1, 2], kl: [23, 24, 5], klLookup: 1, target: [25, 26])]
+            let res = s.run(direct)
+            for r in direct.indices {
+                let trace = res.mostProbableTrace[r]
+                var hits = 0, expectedPasses: Int? = nil
+                for (i, t) in trace.enumerated() where t { hits += 1; if hits == k + 1 { expectedPasses = i + 1; break } }
+                let lossStop = res.losses[r].firstIndex { $0 < 5e-2 }.map { $0 + 1 }
+                let want = [expectedPasses, lossStop, 40].compactMap { $0 }.min()!
+                XCTAssertEqual(res.forwardPasses[r], want, "k \(k) request \(r) trace \(trace)")
+                XCTAssertEqual(res.steps[r], res.forwardPasses[r] - 1)
+                if r < 2 { XCTAssertNotNil(expectedPasses, "k \(k) request \(r): the target never became top-1; losses \(res.losses[r])") }
+            }
+        }
+        let fixed = TargetSearch(model: model, layer: 2, settings: TargetSearchSettings(maxSteps: 6)).run(all)
+        for r in all.indices where (fixed.losses[r].min() ?? 1) >= 5e-2 {
+            XCTAssertEqual(fixed.forwardPasses[r], 6); XCTAssertEqual(fixed.steps[r], 5)
+        }
+    }
+
+    /// The clamp keeps ‖δ‖ ≤ clampNormFactor·‖h0‖.
+    func testRun_ClampBoundsDelta() {
+        let s = TargetSearch(model: model, layer: 1, settings: TargetSearchSettings(maxSteps: 10, learningRate: 5, clampNormFactor: 0.1))
+        let res = s.run(prompts())
+        for r in 0..<3 {
+            let delta = (res.targets[r] - res.initial[r]).norm()
+            XCTAssertLessThanOrEqual(delta, 0.1 * res.initial[r].norm() * 1.0001)
+        }
+    }
+}

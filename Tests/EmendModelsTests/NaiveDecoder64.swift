@@ -1,0 +1,150 @@
+// An obviously-right Float64 reference of the decoder, in plain loops: one token sequence, no cache,
+// no BLAS, no shared code with the Swift engine beyond reading the weights. Tests compare the engine's
+// Float32 forward (and its gradients, by finite differences on this reference) against it.
+
+import EmendCore
+@testable import EmendModels
+import Foundation
+
+struct NaiveDecoder64 {
+    let c: ModelConfig
+    let w: ModelWeights
+
+    typealias Vec = [Double]
+
+    func mat(_ t: Tensor) -> [[Double]] {
+        let cols = t.shape[1]
+        return (0..<t.shape[0]).map { r in (0..<cols).map { Double(t.scalars[r * cols + $0]) } }
+    }
+    func vec(_ t: Tensor?) -> Vec? { t.map { $0.scalars.map(Double.init) } }
+
+    /// y = W x (+ b), W [out, in]
+    func lin(_ x: Vec, _ W: Tensor, _ b: Tensor?) -> Vec {
+        let cols = W.shape[1]
+        var y = Vec(repeating: 0, count: W.shape[0])
+        for r in 0..<W.shape[0] {
+            var s = 0.0
+            for j in 0..<cols { s += Double(W.scalars[r * cols + j]) * x[j] }
+            y[r] = s + (b.map { Double($0.scalars[r]) } ?? 0)
+        }
+        return y
+    }
+
+    func norm(_ x: Vec, _ weight: Tensor, _ bias: Tensor?) -> Vec {
+        let d = Double(x.count), eps = Double(c.normEps)
+        switch c.norm {
+        case .rms:
+            let ms = x.map { $0 * $0 }.reduce(0, +) / d
+            let r = 1 / (ms + eps).squareRoot()
+            return x.indices.map { x[$0] * r * Double(weight.scalars[$0]) }
+        case .layer:
+            let mu = x.reduce(0, +) / d
+            let v = x.map { ($0 - mu) * ($0 - mu) }.reduce(0, +) / d
+            let r = 1 / (v + eps).squareRoot()
+            var y = Vec(repeating: 0, count: x.count)
+            for j in x.indices {
+                let b: Double = bias.map { Double($0.scalars[j]) } ?? 0
+                y[j] = (x[j] - mu) * r * Double(weight.scalars[j]) + b
+            }
+            return y
+        }
+    }
+
+    func act(_ x: Double) -> Double {
+        switch c.activation {
+        case .silu: return x / (1 + exp(-x))
+        case .geluTanh: return 0.5 * x * (1 + tanh((2 / Double.pi).squareRoot() * (x + 0.044715 * x * x * x)))
+        case .geluErf: return 0.5 * x * (1 + erf(x / 2.0.squareRoot()))
+        }
+    }
+
+    /// rotate_half RoPE on one head vector at position p.
+    func rope(_ v: Vec, _ p: Int) -> Vec {
+        let dh = v.count, half = dh / 2
+        var out = v
+        for i in 0..<half {
+            let theta = Double(p) * pow(Double(c.ropeBase), -Double(2 * i) / Double(dh))
+            out[i] = v[i] * cos(theta) - v[i + half] * sin(theta)
+            out[i + half] = v[i + half] * cos(theta) + v[i] * sin(theta)
+        }
+        return out
+    }
+
+    /// Hidden states after every block, for one sequence: [L+1][T][D] (index 0 = embeddings).
+    /// `delta`: (layer, position, vector) added to that block's output.
+    func hiddenStates(_ ids: [Int], delta: (layer: Int, pos: Int, v: Vec)? = nil) -> [[Vec]] {
+        let d = c.hiddenSize, dh = c.headDim, g = c.groupSize
+        var x: [Vec] = ids.enumerated().map { (t, id) in
+            var e = (0..<d).map { Double(w.tokenEmbedding.scalars[id * d + $0]) }
+            if let pe = w.positionEmbedding { for j in 0..<d { e[j] += Double(pe.scalars[t * d + j]) } }
+            return e
+        }
+        var all = [x]
+        for (l, b) in w.blocks.enumerated() {
+            let a = x.map { norm($0, b.attnNorm, b.attnNormBias) }
+            var qs = a.map { lin($0, b.attnQ, b.attnQBias) }, ks = a.map { lin($0, b.attnK, b.attnKBias) }
+            let vs = a.map { lin($0, b.attnV, b.attnVBias) }
+            if c.positions == .rope {
+                for t in ids.indices {
+                    for h in 0..<c.headCount { qs[t].replaceSubrange((h * dh)..<((h + 1) * dh), with: rope(Array(qs[t][(h * dh)..<((h + 1) * dh)]), t)) }
+                    for h in 0..<c.kvHeadCount { ks[t].replaceSubrange((h * dh)..<((h + 1) * dh), with: rope(Array(ks[t][(h * dh)..<((h + 1) * dh)]), t)) }
+                }
+            }
+            var x1 = x
+            for t in ids.indices {
+                var o = Vec(repeating: 0, count: c.headCount * dh)
+                for h in 0..<c.headCount {
+                    let kv = h / g
+                    var s = Vec(repeating: 0, count: t + 1)
+                    for j in 0...t {
+                        var dot = 0.0
+                        for e in 0..<dh { dot += qs[t][h * dh + e] * ks[j][kv * dh + e] }
+                        s[j] = dot / Double(dh).squareRoot()
+                    }
+                    let m = s.max()!
+                    s = s.map { exp($0 - m) }
+                    let z = s.reduce(0, +)
+                    for j in 0...t { for e in 0..<dh { o[h * dh + e] += s[j] / z * vs[j][kv * dh + e] } }
+                }
+                let proj = lin(o, b.attnOutput, b.attnOutputBias)
+                for j in 0..<d { x1[t][j] += proj[j] }
+            }
+            var x2 = x1
+            for t in ids.indices {
+                let m = norm(x1[t], b.ffnNorm, b.ffnNormBias)
+                let up = lin(m, b.ffnUp, b.ffnUpBias)
+                let key: Vec
+                if let gate = b.ffnGate {
+                    let gp = lin(m, gate, b.ffnGateBias)
+                    key = up.indices.map { act(gp[$0]) * up[$0] }
+                } else {
+                    key = up.map(act)
+                }
+                let down = lin(key, b.ffnDown, b.ffnDownBias)
+                for j in 0..<d { x2[t][j] += down[j] }
+            }
+            if let dl = delta, dl.layer == l { for j in 0..<d { x2[dl.pos][j] += dl.v[j] } }
+            x = x2
+            all.append(x)
+        }
+        return all
+    }
+
+    /// Logits at every position: [T][V]
+    func logits(_ ids: [Int], delta: (layer: Int, pos: Int, v: Vec)? = nil) -> [Vec] {
+        let h = hiddenStates(ids, delta: delta).last!
+        return h.map { lin(norm($0, w.outputNorm, w.outputNormBias), w.outputHead, nil) }
+    }
+
+    /// Mean NLL of ids[1...] given the prefix.
+    func meanNLL(_ ids: [Int], delta: (layer: Int, pos: Int, v: Vec)? = nil) -> Double {
+        let lg = logits(ids, delta: delta)
+        var total = 0.0
+        for t in 0..<(ids.count - 1) {
+            let m = lg[t].max()!
+            let lse = m + log(lg[t].map { exp($0 - m) }.reduce(0, +))
+            total += lse - lg[t][ids[t + 1]]
+        }
+        return total / Double(ids.count - 1)
+    }
+}
