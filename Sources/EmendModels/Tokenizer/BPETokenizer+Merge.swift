@@ -84,7 +84,7 @@ extension BPETokenizer {
     /// Packed (rank << 32 | merged id) of the rule for (left, right), or .max when there is none.
     @inline(__always)
     func rule(_ left: Int32, _ right: Int32) -> UInt64 {
-        mergeRules[UInt64(UInt32(left)) << 32 | UInt64(UInt32(right))] ?? .max
+        mergeRules[UInt64(UInt32(bitPattern: left)) << 32 | UInt64(UInt32(bitPattern: right))] ?? .max
     }
 }
 

@@ -118,8 +118,8 @@ public struct BPETokenizer: Sendable {
             guard let m = idForToken[a + b] else {
                 throw TokenizerError.mergeTokenNotInVocabulary(source: source, index: rank, token: a + b)
             }
-            let key = UInt64(UInt32(l)) << 32 | UInt64(UInt32(r))
-            if rules[key] == nil { rules[key] = UInt64(rank) << 32 | UInt64(UInt32(m)) }
+            let key = UInt64(UInt32(bitPattern: l)) << 32 | UInt64(UInt32(bitPattern: r))
+            if rules[key] == nil { rules[key] = UInt64(rank) << 32 | UInt64(UInt32(bitPattern: m)) }
         }
 
         for (name, id) in [("bos", specialTokenIds.bos), ("eos", specialTokenIds.eos),
