@@ -1,0 +1,158 @@
+// The merge loop of byte-level BPE for one word, and the per-word cache in front of it.
+
+import Foundation
+
+extension BPETokenizer {
+    /// Words longer than this many bytes merge with the heap (O(n log n)) instead of rescanning.
+    static let heapMergeThreshold = 128
+
+    /// The ids of one word (its UTF-8 bytes), by repeated lowest-rank pair merging.
+    ///
+    /// Each step merges the adjacent pair whose rule has the lowest rank; among equal ranks (the
+    /// same pair occurring twice) the leftmost. This equals GPT-2's "merge every occurrence of the
+    /// best pair" and llama.cpp / HF's priority queue.
+    func mergedWord(_ word: [UInt8]) -> [Int32] {
+        if ignoreMerges, let id = idForToken[ByteLevel.encode(word)] { return [id] }
+        return word.count > Self.heapMergeThreshold ? mergedByHeap(word) : mergedByScan(word)
+    }
+
+    /// The merge loop by rescanning all pairs each step: O(n²) with small constants, fastest for
+    /// short words, and the obviously-right reference the heap version is tested against.
+    func mergedByScan(_ word: [UInt8]) -> [Int32] {
+        var symbols = word.map { byteTokenIds[Int($0)] }
+        if symbols.count < 2 { return symbols.filter { $0 >= 0 } }
+        // pairs[k] = packed (rank, merged id) of symbols k, k+1; .max when no rule applies.
+        var pairs = [UInt64](repeating: .max, count: symbols.count - 1)
+        for k in 0..<pairs.count { pairs[k] = rule(symbols[k], symbols[k + 1]) }
+        while symbols.count > 1 {
+            var best = 0
+            var bestRule = pairs[0]
+            for k in 1..<pairs.count where pairs[k] < bestRule {
+                best = k
+                bestRule = pairs[k]
+            }
+            if bestRule == .max { break }
+            symbols[best] = Int32(truncatingIfNeeded: bestRule & 0xFFFF_FFFF)
+            symbols.remove(at: best + 1)
+            pairs.remove(at: best)
+            if best > 0 { pairs[best - 1] = rule(symbols[best - 1], symbols[best]) }
+            if best < pairs.count { pairs[best] = rule(symbols[best], symbols[best + 1]) }
+        }
+        // A byte without a token (-1) has no rules, so it only blocked merges; now drop it.
+        if symbols.contains(where: { $0 < 0 }) { symbols.removeAll { $0 < 0 } }
+        return symbols
+    }
+
+    /// The merge loop with a min-heap of candidate pairs over a linked list of symbols:
+    /// O(n log n), for long words (a paragraph of CJK text is one \p{L}+ word). Heap entries go
+    /// stale when a neighbour merges; a popped entry is used only if both symbols are unchanged.
+    func mergedByHeap(_ word: [UInt8]) -> [Int32] {
+        let n = word.count
+        var ids = word.map { byteTokenIds[Int($0)] }
+        var next = Array(1...n)  // n = end of list
+        var prev = Array(-1..<(n - 1))
+        var heap = PairHeap()
+        func push(_ left: Int) {
+            let right = next[left]
+            guard right < n else { return }
+            let r = rule(ids[left], ids[right])
+            if r != .max { heap.push(PairHeap.Entry(rank: UInt32(r >> 32), left: Int32(left),
+                                                    leftId: ids[left], rightId: ids[right])) }
+        }
+        for k in 0..<(n - 1) { push(k) }
+        while let e = heap.pop() {
+            let left = Int(e.left)
+            let right = next[left]
+            // Stale: the left symbol was merged away (its id changed) or its neighbour changed.
+            guard ids[left] == e.leftId, right < n, ids[right] == e.rightId else { continue }
+            ids[left] = Int32(truncatingIfNeeded: rule(e.leftId, e.rightId) & 0xFFFF_FFFF)
+            ids[right] = -2  // removed; -2 never equals a stored id
+            next[left] = next[right]
+            if next[right] < n { prev[next[right]] = left }
+            if prev[left] >= 0 { push(prev[left]) }
+            push(left)
+        }
+        var out: [Int32] = []
+        var k = 0
+        while k < n {
+            if ids[k] >= 0 { out.append(ids[k]) }
+            k = next[k]
+        }
+        return out
+    }
+
+    /// Packed (rank << 32 | merged id) of the rule for (left, right), or .max when there is none.
+    @inline(__always)
+    func rule(_ left: Int32, _ right: Int32) -> UInt64 {
+        mergeRules[UInt64(UInt32(bitPattern: left)) << 32 | UInt64(UInt32(bitPattern: right))] ?? .max
+    }
+}
+
+/// A binary min-heap of candidate merges ordered by (rank, left position).
+struct PairHeap {
+    struct Entry {
+        var rank: UInt32
+        var left: Int32
+        var leftId: Int32
+        var rightId: Int32
+        @inline(__always)
+        func precedes(_ o: Entry) -> Bool { rank != o.rank ? rank < o.rank : left < o.left }
+    }
+
+    private var items: [Entry] = []
+
+    mutating func push(_ e: Entry) {
+        items.append(e)
+        var c = items.count - 1
+        while c > 0 {
+            let p = (c - 1) / 2
+            guard items[c].precedes(items[p]) else { break }
+            items.swapAt(c, p)
+            c = p
+        }
+    }
+
+    mutating func pop() -> Entry? {
+        guard let top = items.first else { return nil }
+        let last = items.removeLast()
+        if items.isEmpty { return top }
+        items[0] = last
+        var p = 0
+        while true {
+            let l = 2 * p + 1, r = l + 1
+            var m = p
+            if l < items.count && items[l].precedes(items[m]) { m = l }
+            if r < items.count && items[r].precedes(items[m]) { m = r }
+            if m == p { break }
+            items.swapAt(p, m)
+            p = m
+        }
+        return top
+    }
+}
+
+/// A bounded, thread-safe cache from a word's bytes to its BPE ids. When full it is emptied: the
+/// words that matter (frequent ones) come straight back.
+final class WordCache: @unchecked Sendable {
+    /// The most words kept before the cache is emptied.
+    static let capacity = 1 << 17
+    private var entries: [[UInt8]: [Int32]] = [:]
+    private let lock = NSLock()
+
+    subscript(word: [UInt8]) -> [Int32]? {
+        get {
+            lock.lock(); defer { lock.unlock() }
+            return entries[word]
+        }
+        set {
+            lock.lock(); defer { lock.unlock() }
+            if entries.count >= Self.capacity { entries.removeAll(keepingCapacity: true) }
+            entries[word] = newValue
+        }
+    }
+
+    var count: Int {
+        lock.lock(); defer { lock.unlock() }
+        return entries.count
+    }
+}
