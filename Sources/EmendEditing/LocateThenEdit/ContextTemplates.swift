@@ -51,11 +51,7 @@ public enum ContextTemplates {
         let templates = generate(model: model, tokenizer: tokenizer, settings: settings)
         var entries = (try? JSONDecoder().decode([Entry].self, from: Data(contentsOf: url))) ?? []
         entries.append(Entry(settings: settings, templates: templates))
-        if let data = try? JSONEncoder().encode(entries) {
-            try? FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-            let tmp = url.appendingPathExtension("tmp-\(ProcessInfo.processInfo.processIdentifier)")
-            if (try? data.write(to: tmp)) != nil { _ = try? FileManager.default.replaceItemAt(url, withItemAt: tmp) }
-        }
+        if let data = try? JSONEncoder().encode(entries) { try? writeAtomically(data, to: url) }
         return templates
     }
 }

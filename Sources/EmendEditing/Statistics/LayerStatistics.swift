@@ -112,11 +112,7 @@ public struct StatisticsCache: Sendable {
         withUnsafeBytes(of: UInt32(json.count).littleEndian) { data.append(contentsOf: $0) }
         data.append(json)
         s.c0.scalars.withUnsafeBytes { data.append(contentsOf: $0) }
-        let dest = url(key)
-        try FileManager.default.createDirectory(at: dest.deletingLastPathComponent(), withIntermediateDirectories: true)
-        let tmp = dest.appendingPathExtension("tmp-\(ProcessInfo.processInfo.processIdentifier)")
-        try data.write(to: tmp)
-        _ = try FileManager.default.replaceItemAt(dest, withItemAt: tmp)
+        try writeAtomically(data, to: url(key))
     }
 
     /// C0 for every layer, from the cache where present, computing (and storing) the rest in one pass.

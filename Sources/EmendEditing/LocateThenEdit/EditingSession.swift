@@ -1,0 +1,42 @@
+// Setting up a locate-then-edit editor for a loaded model: statistics (cached), context templates (cached),
+// projectors. The CLI and the benchmarks call this; tests may build `LocateThenEditor` directly.
+
+import EmendCore
+import EmendModels
+import Foundation
+
+public enum EditingSession {
+    /// The built-in preset of `method` for a model: `<family>-<method>` where the family is recognised
+    /// (SmolLM2-135M by its shape), otherwise an error asking for `--preset`.
+    public static func defaultPresetName(method: String, model: TransformerModel) throws -> String {
+        let c = model.config
+        let family: String
+        switch (c.architecture, c.layerCount, c.hiddenSize) {
+        case ("llama", 30, 576): family = "smollm2-135m"
+        case ("gpt2", 48, 1600): family = "gpt2-xl"
+        case ("llama", 32, 4096) where c.intermediateSize == 14336: family = "llama3-8b"
+        case ("llama", 32, 4096) where c.intermediateSize == 11008: family = "llama2-7b"
+        default:
+            throw EmendEditingError.invalidSettings(field: "--preset", expected: "a preset file for this model (no built-in preset fits \(c.architecture), \(c.layerCount) layers, width \(c.hiddenSize))", got: "none")
+        }
+        return "\(family)-\(method)"
+    }
+
+    /// Builds an editor: validates the preset, loads or computes C0 for its layers, and the context templates.
+    /// - corpus: the statistics corpus (default: the setup's Wikipedia summaries).
+    public static func makeEditor(_ loaded: LoadedModel, preset: EditPreset, corpus: URL? = nil,
+                                  progress: (String, Int, Int) -> Void = { _, _, _ in }) throws -> LocateThenEditor {
+        try preset.validate(layerCount: loaded.model.config.layerCount)
+        let fingerprint = try loaded.source.fingerprint()
+        let corpusURL = corpus ?? EmendPaths.defaultCorpus
+        let text = try Corpus.load(corpusURL)
+        let stats = try StatisticsCache().secondMoments(model: loaded.model, modelFingerprint: fingerprint, tokenizer: loaded.tokenizer,
+                                                        layers: preset.layers, corpus: text, settings: preset.statistics) {
+            progress("statistics", $0, $1)
+        }
+        let contexts = ContextTemplates.cached(model: loaded.model, fingerprint: fingerprint, tokenizer: loaded.tokenizer,
+                                               settings: preset.contexts)
+        return try LocateThenEditor(model: loaded.model, tokenizer: loaded.tokenizer, preset: preset,
+                                    statistics: stats.mapValues(\.c0), contexts: contexts)
+    }
+}

@@ -1,0 +1,51 @@
+// A model ready for text: weights, tokenizer and chat template, loaded from one argument
+// (`smollm2`, a `.gguf` file, or a Hugging Face folder).
+
+import EmendCore
+import Foundation
+
+public struct LoadedModel: Sendable {
+    public var model: TransformerModel
+    public var tokenizer: BPETokenizer
+    /// The chat template, when the model has one Emend can render (ChatML).
+    public var chatTemplate: ChatTemplate?
+    public var source: ModelSource
+
+    public init(model: TransformerModel, tokenizer: BPETokenizer, chatTemplate: ChatTemplate?, source: ModelSource) {
+        self.model = model; self.tokenizer = tokenizer; self.chatTemplate = chatTemplate; self.source = source
+    }
+
+    /// Loads weights and tokenizer; see `ModelSource.resolve` for the accepted names.
+    public static func load(_ name: String) throws -> LoadedModel {
+        let source = try ModelSource.resolve(name)
+        let model = try TransformerModel.load(source)
+        switch source {
+        case .gguf(let url):
+            let file = try GGUFFile(url: url)
+            return LoadedModel(model: model, tokenizer: try BPETokenizer(gguf: file),
+                               chatTemplate: (try? ChatTemplate.fromGGUF(file.metadata)) ?? nil, source: source)
+        case .huggingFace(let dir):
+            var template: ChatTemplate? = nil
+            if let data = try? Data(contentsOf: dir.appendingPathComponent("tokenizer_config.json")),
+               let obj = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+               let jinja = obj["chat_template"] as? String {
+                template = try? ChatTemplate(jinja: jinja)
+            }
+            return LoadedModel(model: model, tokenizer: try BPETokenizer(huggingFaceDirectory: dir), chatTemplate: template, source: source)
+        }
+    }
+
+    /// Token ids of a prompt; with `chat`, wrapped as one user turn plus the generation prompt.
+    public func promptIDs(_ text: String, chat: Bool) -> [Int] {
+        if chat, let t = chatTemplate { return tokenizer.encode(t.render([.user(text)], addGenerationPrompt: true), parseSpecial: true) }
+        return tokenizer.encode(text, parseSpecial: false)
+    }
+
+    /// Generates a continuation of each prompt and decodes it (stopping at the end-of-sequence token).
+    public func complete(_ prompts: [String], chat: Bool = false, maxTokens: Int, options: SamplingOptions = .greedy) -> [String] {
+        var opts = options
+        if let eos = tokenizer.eosTokenId { opts.stopTokens.insert(eos) }
+        let out = model.generate(prompts.map { promptIDs($0, chat: chat) }, maxTokens: maxTokens, options: opts)
+        return out.map { tokenizer.decode($0, skipSpecial: true) }
+    }
+}
