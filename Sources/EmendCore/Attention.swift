@@ -38,11 +38,48 @@ public struct AttentionShape: Sendable, Equatable {
 
 /// What the backward pass needs from the forward pass.
 public struct AttentionSaved: Sendable {
-    /// Per segment, per head: the attention probabilities [count, Tk], row-major.
+    /// Per segment: the attention probabilities of every head, [H, count, Tk] row-major.
     public var probabilities: [[Float]]
     /// Per segment: all keys and values [Tk, Hkv·Dh] (prefix then new rows).
     public var keys: [[Float]], values: [[Float]]
 }
+
+// MARK: - Small kernels
+
+/// Σ a[i]·b[i] over n elements (8 independent accumulators, so the compiler vectorises it).
+@inline(__always)
+func dotProduct(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Float {
+    var acc = SIMD8<Float>()
+    var i = 0
+    while i + 8 <= n {
+        acc += UnsafeRawPointer(a + i).loadUnaligned(as: SIMD8<Float>.self) * UnsafeRawPointer(b + i).loadUnaligned(as: SIMD8<Float>.self)
+        i += 8
+    }
+    var s = acc.sum()
+    while i < n { s += a[i] * b[i]; i += 1 }
+    return s
+}
+
+/// y[i] += alpha·x[i] over n elements.
+@inline(__always)
+func axpy(_ alpha: Float, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int) {
+    for i in 0..<n { y[i] += alpha * x[i] }
+}
+
+/// Runs `body(segment)` for every segment; in parallel when the segments are many and small (each one's
+/// arithmetic stays in plain loops), sequentially otherwise (large segments use multi-threaded BLAS inside).
+func forEachSegment(_ segments: [AttentionSegment], _ body: @Sendable (Int) -> Void) {
+    let big = segments.contains { $0.count * ($0.prefix + $0.count) > 4_096 }
+    if big || segments.count < 2 {
+        for i in segments.indices { body(i) }
+    } else {
+        parallelRanges(segments.count, grain: 1) { r in for i in r { body(i) } }
+    }
+}
+
+/// A segment is "small" when plain loops beat BLAS call overhead.
+@inline(__always)
+func isSmall(_ seg: AttentionSegment) -> Bool { seg.count * (seg.prefix + seg.count) <= 4_096 }
 
 // MARK: - Forward
 
@@ -58,45 +95,62 @@ public func attentionForward(q: Tensor, k: Tensor, v: Tensor, segments: [Attenti
     let h = shape.heads, hkv = shape.kvHeads, dh = shape.headDim, g = shape.group
     let qw = h * dh, kw = hkv * dh
     precondition(q.dim(-1) == qw && k.dim(-1) == kw && v.dim(-1) == kw, "attention: widths \(q.shape) \(k.shape) \(v.shape) do not match \(shape)")
-    var out = [Float](repeating: 0, count: q.count)
-    var probs = [[Float]](repeating: [], count: saveForBackward ? segments.count * h : 0)
-    var keysAll = [[Float]](repeating: [], count: saveForBackward ? segments.count : 0)
-    var valuesAll = keysAll
     for (si, seg) in segments.enumerated() {
-        let tk = seg.prefix + seg.count
         precondition(prefixKeys[si].count == seg.prefix * kw && prefixValues[si].count == seg.prefix * kw,
                      "attention: segment \(si) prefix cache does not hold \(seg.prefix) positions")
-        // All keys/values of this segment, contiguous: [Tk, Hkv·Dh].
-        var kAll = prefixKeys[si].scalars, vAll = prefixValues[si].scalars
-        kAll.append(contentsOf: k.scalars[(seg.rowStart * kw)..<((seg.rowStart + seg.count) * kw)])
-        vAll.append(contentsOf: v.scalars[(seg.rowStart * kw)..<((seg.rowStart + seg.count) * kw)])
-        var scores = [Float](repeating: 0, count: seg.count * tk)
-        for head in 0..<h {
-            let kvh = head / g
-            q.scalars.withUnsafeBufferPointer { pq in kAll.withUnsafeBufferPointer { pk in
-                scores.withUnsafeMutableBufferPointer { ps in
-                    sgemm(transposeA: false, transposeB: true, m: seg.count, n: tk, k: dh, alpha: shape.scale,
-                          a: pq.baseAddress! + seg.rowStart * qw + head * dh, lda: qw,
-                          b: pk.baseAddress! + kvh * dh, ldb: kw, c: ps.baseAddress!, ldc: tk)
-                    for i in 0..<seg.count {
-                        let row = ps.baseAddress! + i * tk
-                        let visible = seg.prefix + i + 1
-                        softmaxRow(row, row, visible)
-                        for j in visible..<tk { row[j] = 0 }
+    }
+    var out = [Float](repeating: 0, count: q.count)
+    var probs = [[Float]](repeating: [], count: segments.count)
+    var keysAll = [[Float]](repeating: [], count: segments.count)
+    var valuesAll = keysAll
+    q.scalars.withUnsafeBufferPointer { pq in out.withUnsafeMutableBufferPointer { po in
+    probs.withUnsafeMutableBufferPointer { pp in keysAll.withUnsafeMutableBufferPointer { pk in
+    valuesAll.withUnsafeMutableBufferPointer { pv in
+        let qp = SendableConstPointer(pq.baseAddress!), op = SendablePointer(po.baseAddress!)
+        let probsOut = SendablePointer(pp.baseAddress!), keysOut = SendablePointer(pk.baseAddress!)
+        let valuesOut = SendablePointer(pv.baseAddress!)
+        forEachSegment(segments) { si in
+            let seg = segments[si]
+            let tk = seg.prefix + seg.count, n = seg.count
+            // All keys/values of this segment, contiguous: [Tk, Hkv·Dh].
+            var kAll = prefixKeys[si].scalars, vAll = prefixValues[si].scalars
+            kAll.append(contentsOf: k.scalars[(seg.rowStart * kw)..<((seg.rowStart + n) * kw)])
+            vAll.append(contentsOf: v.scalars[(seg.rowStart * kw)..<((seg.rowStart + n) * kw)])
+            var p = [Float](repeating: 0, count: h * n * tk)
+            kAll.withUnsafeBufferPointer { kb in vAll.withUnsafeBufferPointer { vb in p.withUnsafeMutableBufferPointer { pb in
+                let kp = kb.baseAddress!, vp = vb.baseAddress!
+                for head in 0..<h {
+                    let kvh = head / g
+                    let scores = pb.baseAddress! + head * n * tk
+                    let qh = qp.base + seg.rowStart * qw + head * dh
+                    let oh = op.base + seg.rowStart * qw + head * dh
+                    if isSmall(seg) {
+                        for i in 0..<n {
+                            let row = scores + i * tk, visible = seg.prefix + i + 1
+                            for j in 0..<visible { row[j] = shape.scale * dotProduct(qh + i * qw, kp + j * kw + kvh * dh, dh) }
+                            softmaxRow(row, row, visible)
+                            for j in 0..<visible { axpy(row[j], vp + j * kw + kvh * dh, oh + i * qw, dh) }
+                        }
+                    } else {
+                        sgemm(transposeA: false, transposeB: true, m: n, n: tk, k: dh, alpha: shape.scale,
+                              a: qh, lda: qw, b: kp + kvh * dh, ldb: kw, c: scores, ldc: tk)
+                        for i in 0..<n {
+                            let row = scores + i * tk, visible = seg.prefix + i + 1
+                            softmaxRow(row, row, visible)
+                            for j in visible..<tk { row[j] = 0 }
+                        }
+                        sgemm(transposeA: false, transposeB: false, m: n, n: dh, k: tk,
+                              a: scores, lda: tk, b: vp + kvh * dh, ldb: kw, c: oh, ldc: qw)
                     }
                 }
-            } }
-            scores.withUnsafeBufferPointer { ps in vAll.withUnsafeBufferPointer { pv in
-                out.withUnsafeMutableBufferPointer { po in
-                    sgemm(transposeA: false, transposeB: false, m: seg.count, n: dh, k: tk,
-                          a: ps.baseAddress!, lda: tk, b: pv.baseAddress! + kvh * dh, ldb: kw,
-                          c: po.baseAddress! + seg.rowStart * qw + head * dh, ldc: qw)
-                }
-            } }
-            if saveForBackward { probs[si * h + head] = scores }
+            } } }
+            if saveForBackward {
+                (probsOut.base + si).pointee = p
+                (keysOut.base + si).pointee = kAll
+                (valuesOut.base + si).pointee = vAll
+            }
         }
-        if saveForBackward { keysAll[si] = kAll; valuesAll[si] = vAll }
-    }
+    } } } } }
     let saved = saveForBackward ? AttentionSaved(probabilities: probs, keys: keysAll, values: valuesAll) : nil
     return (Tensor(shape: q.shape, scalars: out), saved)
 }
@@ -114,56 +168,64 @@ public func attentionBackward(dOut: Tensor, q: Tensor, segments: [AttentionSegme
     let rows = q.count / qw
     var dq = [Float](repeating: 0, count: q.count)
     var dk = [Float](repeating: 0, count: rows * kw), dv = dk
-    for (si, seg) in segments.enumerated() {
-        let tk = seg.prefix + seg.count
-        var dkAll = [Float](repeating: 0, count: tk * kw), dvAll = dkAll
-        var dp = [Float](repeating: 0, count: seg.count * tk)
-        for head in 0..<h {
-            let kvh = head / g
-            let p = saved.probabilities[si * h + head]
-            dOut.scalars.withUnsafeBufferPointer { pdo in saved.values[si].withUnsafeBufferPointer { pv in
-                p.withUnsafeBufferPointer { pp in dp.withUnsafeMutableBufferPointer { pdp in
-                    dvAll.withUnsafeMutableBufferPointer { pdv in
-                        // dP = dO · Vᵀ   [count, Tk]
-                        sgemm(transposeA: false, transposeB: true, m: seg.count, n: tk, k: dh,
-                              a: pdo.baseAddress! + seg.rowStart * qw + head * dh, lda: qw,
-                              b: pv.baseAddress! + kvh * dh, ldb: kw, c: pdp.baseAddress!, ldc: tk)
-                        // dV += Pᵀ · dO  [Tk, Dh]
-                        sgemm(transposeA: true, transposeB: false, m: tk, n: dh, k: seg.count,
-                              a: pp.baseAddress!, lda: tk, b: pdo.baseAddress! + seg.rowStart * qw + head * dh, ldb: qw,
-                              beta: 1, c: pdv.baseAddress! + kvh * dh, ldc: kw)
-                        // dS = P ⊙ (dP − Σ_j dP·P), scaled.
-                        for i in 0..<seg.count {
-                            let prow = pp.baseAddress! + i * tk, drow = pdp.baseAddress! + i * tk
+    dOut.scalars.withUnsafeBufferPointer { pdo in q.scalars.withUnsafeBufferPointer { pq in
+    dq.withUnsafeMutableBufferPointer { pdq in dk.withUnsafeMutableBufferPointer { pdk in dv.withUnsafeMutableBufferPointer { pdv in
+        let doP = SendableConstPointer(pdo.baseAddress!), qP = SendableConstPointer(pq.baseAddress!)
+        let dqP = SendablePointer(pdq.baseAddress!), dkP = SendablePointer(pdk.baseAddress!), dvP = SendablePointer(pdv.baseAddress!)
+        forEachSegment(segments) { si in
+            let seg = segments[si]
+            let tk = seg.prefix + seg.count, n = seg.count
+            var dkAll = [Float](repeating: 0, count: tk * kw), dvAll = dkAll
+            var dp = [Float](repeating: 0, count: n * tk)
+            saved.probabilities[si].withUnsafeBufferPointer { pb in saved.keys[si].withUnsafeBufferPointer { kb in
+            saved.values[si].withUnsafeBufferPointer { vb in dp.withUnsafeMutableBufferPointer { dpb in
+            dkAll.withUnsafeMutableBufferPointer { dkb in dvAll.withUnsafeMutableBufferPointer { dvb in
+                let kp = kb.baseAddress!, vp = vb.baseAddress!, dpp = dpb.baseAddress!
+                for head in 0..<h {
+                    let kvh = head / g
+                    let p = pb.baseAddress! + head * n * tk
+                    let doh = doP.base + seg.rowStart * qw + head * dh
+                    let qh = qP.base + seg.rowStart * qw + head * dh
+                    let dqh = dqP.base + seg.rowStart * qw + head * dh
+                    if isSmall(seg) {
+                        for i in 0..<n {
+                            let prow = p + i * tk, drow = dpp + i * tk, visible = seg.prefix + i + 1
+                            var dot: Float = 0
+                            for j in 0..<visible {
+                                drow[j] = dotProduct(doh + i * qw, vp + j * kw + kvh * dh, dh)      // dP
+                                dot += prow[j] * drow[j]
+                                axpy(prow[j], doh + i * qw, dvb.baseAddress! + j * kw + kvh * dh, dh)  // dV += P dO
+                            }
+                            for j in 0..<visible {
+                                let ds = prow[j] * (drow[j] - dot) * shape.scale
+                                axpy(ds, kp + j * kw + kvh * dh, dqh + i * qw, dh)                    // dQ += dS K
+                                axpy(ds, qh + i * qw, dkb.baseAddress! + j * kw + kvh * dh, dh)       // dK += dS Q
+                            }
+                        }
+                    } else {
+                        sgemm(transposeA: false, transposeB: true, m: n, n: tk, k: dh,
+                              a: doh, lda: qw, b: vp + kvh * dh, ldb: kw, c: dpp, ldc: tk)
+                        sgemm(transposeA: true, transposeB: false, m: tk, n: dh, k: n,
+                              a: p, lda: tk, b: doh, ldb: qw, beta: 1, c: dvb.baseAddress! + kvh * dh, ldc: kw)
+                        for i in 0..<n {
+                            let prow = p + i * tk, drow = dpp + i * tk
                             var dot: Float = 0
                             for j in 0..<tk { dot += prow[j] * drow[j] }
                             for j in 0..<tk { drow[j] = prow[j] * (drow[j] - dot) * shape.scale }
                         }
+                        sgemm(transposeA: false, transposeB: false, m: n, n: dh, k: tk,
+                              a: dpp, lda: tk, b: kp + kvh * dh, ldb: kw, c: dqh, ldc: qw)
+                        sgemm(transposeA: true, transposeB: false, m: tk, n: dh, k: n,
+                              a: dpp, lda: tk, b: qh, ldb: qw, beta: 1, c: dkb.baseAddress! + kvh * dh, ldc: kw)
                     }
-                } }
-            } }
-            dp.withUnsafeBufferPointer { pds in saved.keys[si].withUnsafeBufferPointer { pk in
-                q.scalars.withUnsafeBufferPointer { pq in dq.withUnsafeMutableBufferPointer { pdq in
-                    dkAll.withUnsafeMutableBufferPointer { pdk in
-                        // dQ = dS · K   [count, Dh]
-                        sgemm(transposeA: false, transposeB: false, m: seg.count, n: dh, k: tk,
-                              a: pds.baseAddress!, lda: tk, b: pk.baseAddress! + kvh * dh, ldb: kw,
-                              c: pdq.baseAddress! + seg.rowStart * qw + head * dh, ldc: qw)
-                        // dK += dSᵀ · Q  [Tk, Dh]
-                        sgemm(transposeA: true, transposeB: false, m: tk, n: dh, k: seg.count,
-                              a: pds.baseAddress!, lda: tk, b: pq.baseAddress! + seg.rowStart * qw + head * dh, ldb: qw,
-                              beta: 1, c: pdk.baseAddress! + kvh * dh, ldc: kw)
-                    }
-                } }
-            } }
+                }
+                // Only the new rows' keys/values are inputs of this op; the prefix is a constant.
+                for i in 0..<n {
+                    (dkP.base + (seg.rowStart + i) * kw).update(from: dkb.baseAddress! + (seg.prefix + i) * kw, count: kw)
+                    (dvP.base + (seg.rowStart + i) * kw).update(from: dvb.baseAddress! + (seg.prefix + i) * kw, count: kw)
+                }
+            } } } } } }
         }
-        // Only the new rows' keys/values are inputs of this op; the prefix is a constant.
-        for i in 0..<seg.count {
-            for c in 0..<kw {
-                dk[(seg.rowStart + i) * kw + c] = dkAll[(seg.prefix + i) * kw + c]
-                dv[(seg.rowStart + i) * kw + c] = dvAll[(seg.prefix + i) * kw + c]
-            }
-        }
-    }
+    } } } } }
     return (Tensor(shape: q.shape, scalars: dq), Tensor(shape: [rows, kw], scalars: dk), Tensor(shape: [rows, kw], scalars: dv))
 }

@@ -49,10 +49,11 @@ public struct TargetSearch: Sendable {
         var prefixes: [[Int]] = [], suffixes: [[Int]] = [], lookups: [Int] = [], first: [Int] = []
         for p in prompts {
             first.append(prefixes.count)
-            for (ids, look) in zip(p.rewrite + [p.kl], p.rewriteLookup + [p.klLookup]) {
+            for (i, (ids, look)) in zip(p.rewrite + [p.kl], p.rewriteLookup + [p.klLookup]).enumerated() {
                 precondition(look >= 0 && look < ids.count, "TargetSearch: lookup \(look) outside a prompt of \(ids.count) tokens")
                 prefixes.append(Array(ids[..<look]))
-                suffixes.append(Array(ids[look...]))
+                // The KL term reads the subject's last token only, so the KL prompt stops there.
+                suffixes.append(i == p.rewrite.count ? [ids[look]] : Array(ids[look...]))
                 lookups.append(look)
             }
         }
