@@ -115,9 +115,11 @@ extension ModelSummary {
         }
         if listTensors {
             let nameWidth = tensors.map(\.name.count).max() ?? 0
+            let typeWidth = tensors.map(\.type.count).max() ?? 0
+            let shapeWidth = tensors.map { "\($0.shape)".count }.max() ?? 0
+            func padded(_ s: String, _ w: Int) -> String { s + String(repeating: " ", count: max(0, w - s.count)) }
             for e in tensors {
-                let pad = String(repeating: " ", count: nameWidth - e.name.count)
-                out.append("  \(e.name)\(pad)  \(e.type.padding(toLength: 7, withPad: " ", startingAt: 0)) \(e.shape)  \(Self.bytes(e.bytes))")
+                out.append("  \(padded(e.name, nameWidth))  \(padded(e.type, typeWidth))  \(padded("\(e.shape)", shapeWidth))  \(Self.bytes(e.bytes))")
             }
         }
         return out
