@@ -1,6 +1,8 @@
 // EmendBench: `make bench`. Prints the machine, then one table per benchmark group.
 // To add a group, write `run<Group>Benchmarks()` in its own file (see CoreBenchmarks.swift) and
-// call it below.
+// call it below. Arguments pick groups by name (`EmendBench models`); none runs them all.
 
+let groups = Set(CommandLine.arguments.dropFirst())
 printMachineInfo()
-runCoreBenchmarks()
+if groups.isEmpty || groups.contains("core") { runCoreBenchmarks() }
+if groups.isEmpty || groups.contains("models") { runModelBenchmarks() }

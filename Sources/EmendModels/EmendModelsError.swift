@@ -115,6 +115,13 @@ public enum EmendModelsError: Error, CustomStringConvertible, Sendable, Equatabl
     /// A model name or path that resolves to nothing.
     case modelNotFound(name: String, searched: [String])
 
+    // MARK: - Export
+
+    /// A config field the target format cannot express (reading the written config would give another value).
+    case configNotRepresentable(file: String, field: String, value: String, wouldRead: String)
+    /// GGUF export copies the source file's untouched tensors, so the model must have been loaded from a GGUF.
+    case exportNeedsGGUFSource(file: String, source: String)
+
     public var description: String {
         switch self {
         case let .fileUnreadable(f, r):
@@ -207,6 +214,10 @@ public enum EmendModelsError: Error, CustomStringConvertible, Sendable, Equatabl
             return "\(f): \(t.count) tensors are not used by the model, e.g. '\(t.prefix(3).joined(separator: "', '"))'; hint: is the architecture in the config right?"
         case let .tensorShapeMismatch(f, t, e, g):
             return "\(f): tensor '\(t)' has shape \(g), expected \(e) from the config"
+        case let .configNotRepresentable(f, field, v, w):
+            return "\(f): config field '\(field)' is \(v), but the written config would read back as \(w); this format cannot express it"
+        case let .exportNeedsGGUFSource(f, src):
+            return "\(f): GGUF export copies the untouched tensors of the source GGUF, but this model came from \(src); hint: export as safetensors instead"
         case let .modelNotFound(n, s):
             return "model '\(n)' not found (looked in: \(s.joined(separator: ", "))); hint: run `make setup` to fetch the default model"
         }

@@ -63,7 +63,8 @@ struct EditCommand: ParsableCommand {
         }
         if let out {
             let url = URL(fileURLWithPath: out)
-            _ = url // EXPORT-PENDING
+            let format: ExportFormat = out.hasSuffix(".gguf") ? .gguf : .safetensors
+            _ = try editor.model.export(to: url, format: format)
             print("wrote \(out)")
         }
     }

@@ -47,11 +47,15 @@ struct HFConfigFile: Decodable {
 extension ModelConfig {
     /// Reads a Hugging Face `config.json`.
     public init(huggingFaceConfig url: URL) throws {
-        let file = url.path
         let data: Data
         do { data = try Data(contentsOf: url) } catch {
-            throw EmendModelsError.fileUnreadable(file: file, reason: "\(error.localizedDescription)")
+            throw EmendModelsError.fileUnreadable(file: url.path, reason: "\(error.localizedDescription)")
         }
+        try self.init(huggingFaceConfigData: data, file: url.path)
+    }
+
+    /// Parses the bytes of a Hugging Face `config.json`; `file` names it in errors.
+    public init(huggingFaceConfigData data: Data, file: String) throws {
         let hf: HFConfigFile
         do { hf = try JSONDecoder().decode(HFConfigFile.self, from: data) } catch {
             throw EmendModelsError.malformedJSON(file: file, reason: "\(error)")
@@ -91,6 +95,8 @@ extension ModelConfig {
                               layerCount: try need(hf.nLayer, "n_layer"), headCount: try need(hf.nHead, "n_head"),
                               intermediateSize: hf.nInner ?? 4 * d, maxPositions: hf.nPositions ?? 1024,
                               normEps: Float(hf.layerNormEpsilon ?? 1e-5), activation: act)
+            // GPT2LMHeadModel ties lm_head to wte unless the config says otherwise.
+            tiedEmbeddings = hf.tieWordEmbeddings ?? true
         default:
             throw EmendModelsError.unsupportedArchitecture(file: file, architecture: type.isEmpty ? "(no model_type)" : type,
                                                            supported: ModelFamily.supportedNames)

@@ -1,0 +1,192 @@
+// Export: an edited model written back to disk, either as a GGUF that differs from its source file only in
+// the tensors whose values changed, or as a Hugging Face folder (config.json + safetensors) that
+// `TransformerModel.load` reads back to identical weights.
+//
+// Goals, in order: the untouched bytes of a GGUF stay bit-identical (quantised blocks are copied, never
+// re-encoded); every load-time transform is undone by the same table that applied it; writes are atomic.
+// Names come from the family tables (ModelFamily), and each transform the loader applies is inverted here:
+//   GGUF, Llama/Mistral: llama.cpp's Q/K row permutation   (`unpermuteRopeRows` at load → `permuteRopeRows`)
+//   HF, GPT-2:           Conv1D [in, out] storage           (transposed at load → transposed back)
+//   GPT-2, both formats: the fused q|k|v projection         (split at load → concatenated rows)
+//
+// Shape legend: V vocab, D width, F FFN width, H/Hkv heads, Dh head dim.
+
+import EmendCore
+import Foundation
+
+// MARK: - Types
+
+/// The file format of an export.
+public enum ExportFormat: String, Sendable, CaseIterable {
+    /// A copy of the source GGUF with the changed tensors replaced.
+    case gguf
+    /// A Hugging Face folder: `config.json` and `model.safetensors` (or shards plus an index).
+    case safetensors
+}
+
+/// The element type of the tensors an export writes (GGUF: only the replaced ones).
+public enum ExportDType: String, Sendable, CaseIterable {
+    case f32, f16, bf16
+
+    var ggmlType: GGMLType {
+        switch self { case .f32: return .f32; case .f16: return .f16; case .bf16: return .bf16 }
+    }
+    var safeTensorsDType: SafeTensorsDType {
+        switch self { case .f32: return .f32; case .f16: return .f16; case .bf16: return .bf16 }
+    }
+}
+
+/// What an export wrote.
+public struct ExportReport: Sendable, Equatable {
+    /// The files written (GGUF: one; safetensors: shards, index if any, then config.json).
+    public var files: [URL]
+    /// Tensors written with new values, by their name in the output (GGUF: the replaced ones; safetensors: all).
+    public var writtenTensors: [String]
+}
+
+// MARK: - Export
+
+extension TransformerModel {
+    /// HF's default shard size is 5 GB; 2 GiB keeps every shard under the 32-bit limits of older tools.
+    public static let defaultMaxShardBytes = 2 << 30
+
+    /// Writes the model to `url`: a `.gguf` file (`format: .gguf`, needs a GGUF source) or a folder
+    /// (`format: .safetensors`, created if missing, shards above `maxShardBytes`).
+    @discardableResult
+    public func export(to url: URL, format: ExportFormat, dtype: ExportDType = .f32,
+                       maxShardBytes: Int = TransformerModel.defaultMaxShardBytes) throws -> ExportReport {
+        switch format {
+        case .gguf: return try exportGGUF(to: url, dtype: dtype)
+        case .safetensors: return try exportSafeTensors(to: url, dtype: dtype, maxShardBytes: maxShardBytes)
+        }
+    }
+
+    func family(file: String) throws -> ModelFamily {
+        guard let f = ModelFamily.named(config.architecture) else {
+            throw EmendModelsError.unsupportedArchitecture(file: file, architecture: config.architecture,
+                                                           supported: ModelFamily.supportedNames)
+        }
+        return f
+    }
+
+    /// GGUF: each weight is mapped to its llama.cpp name and storage order, compared with the source's
+    /// dequantised values, and written (as `dtype`) only where some value differs.
+    func exportGGUF(to url: URL, dtype: ExportDType) throws -> ExportReport {
+        guard case .gguf(let sourceURL) = source else {
+            throw EmendModelsError.exportNeedsGGUFSource(file: url.path, source: source.map { "\($0.url.path)" } ?? "memory")
+        }
+        let file = try GGUFFile(url: sourceURL)
+        let family = try family(file: url.path)
+        let permuted = ModelFamily.ggufPermutesQK(config.architecture)
+        var replacing: [String: Tensor] = [:]
+        for (name, role, tensor) in weights.namedTensors(family.ggufNames, layerCount: config.layerCount) {
+            // Undo the loader's un-permutation of Q/K rows (and biases) for llama.cpp's interleaved RoPE.
+            var stored = tensor
+            if permuted {
+                switch role {
+                case .attnQ, .attnQBias: stored = permuteRopeRows(tensor, heads: config.headCount)
+                case .attnK, .attnKBias: stored = permuteRopeRows(tensor, heads: config.kvHeadCount)
+                default: break
+                }
+            }
+            guard let info = file.tensorInfo(name) else {
+                throw EmendModelsError.tensorNotFound(file: sourceURL.path, tensor: name)
+            }
+            guard info.shape == stored.shape else {
+                throw EmendModelsError.replacementShapeMismatch(file: sourceURL.path, tensor: name,
+                                                                expected: info.shape, got: stored.shape)
+            }
+            if try file.tensor(name).scalars != stored.scalars { replacing[name] = stored }
+        }
+        try GGUFWriter.write(from: file, replacing: replacing, as: dtype.ggmlType, to: url)
+        return ExportReport(files: [url], writtenTensors: file.tensors.map(\.name).filter { replacing[$0] != nil })
+    }
+
+    /// safetensors: every weight under its HF name and layout, then `config.json`. Files of an earlier
+    /// export with the same base name that this one did not write (stale shards or index) are removed.
+    func exportSafeTensors(to folder: URL, dtype: ExportDType, maxShardBytes: Int) throws -> ExportReport {
+        let family = try family(file: folder.path)
+        let configJSON = try config.huggingFaceConfigJSON(file: folder.appendingPathComponent("config.json").path)
+        do { try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true) } catch {
+            throw EmendModelsError.writeFailed(file: folder.path, reason: error.localizedDescription)
+        }
+        var names = family.hfNames
+        if config.tiedEmbeddings { names[.output] = nil }
+        let tensors = weights.namedTensors(names, layerCount: config.layerCount).map { name, role, t in
+            // GPT-2's Conv1D stores [in, out].
+            let conv1D = family.hfConv1D && [.attnQKV, .attnOutput, .ffnUp, .ffnDown].contains(role)
+            return (name: name, tensor: conv1D ? t.transposed() : t)
+        }
+        var files = try SafeTensorsWriter.writeSharded(tensors, dtype: dtype.safeTensorsDType, metadata: ["format": "pt"],
+                                                       maxShardBytes: maxShardBytes, to: folder)
+        let configURL = folder.appendingPathComponent("config.json")
+        let out = try AtomicFileWriter(url: configURL)
+        do { try out.write(Array(configJSON.utf8)); try out.commit() } catch { out.abandon(); throw error }
+        files.append(configURL)
+        removeStaleShards(in: folder, keeping: Set(files.map(\.lastPathComponent)))
+        return ExportReport(files: files, writtenTensors: tensors.map(\.name))
+    }
+
+    private func removeStaleShards(in folder: URL, keeping: Set<String>) {
+        let fm = FileManager.default
+        guard let entries = try? fm.contentsOfDirectory(atPath: folder.path) else { return }
+        for e in entries where !keeping.contains(e) && e.hasPrefix("model")
+            && (e.hasSuffix(".safetensors") || e == SafeTensorsFolder.indexFileName) {
+            try? fm.removeItem(at: folder.appendingPathComponent(e))
+        }
+    }
+}
+
+// MARK: - Helpers
+
+extension ModelWeights {
+    /// The weight of `role` in block `layer` (ignored for model-level roles), in Emend's layout ([out, in],
+    /// HF Q/K row order); nil where the model has none. GPT-2's fused roles concatenate Q, K and V by rows:
+    /// attnQKV [3D, D], attnQKVBias [3D].
+    public func tensor(for role: TensorRole, layer l: Int) -> Tensor? {
+        let b = l < blocks.count ? blocks[l] : nil
+        switch role {
+        case .tokenEmbedding: return tokenEmbedding
+        case .positionEmbedding: return positionEmbedding
+        case .outputNorm: return outputNorm
+        case .outputNormBias: return outputNormBias
+        case .output: return output
+        case .attnNorm: return b?.attnNorm
+        case .attnNormBias: return b?.attnNormBias
+        case .attnQ: return b?.attnQ
+        case .attnK: return b?.attnK
+        case .attnV: return b?.attnV
+        case .attnQBias: return b?.attnQBias
+        case .attnKBias: return b?.attnKBias
+        case .attnVBias: return b?.attnVBias
+        case .attnQKV: return b.map { concatenate([$0.attnQ, $0.attnK, $0.attnV], axis: 0) }
+        case .attnQKVBias:
+            guard let b, let q = b.attnQBias, let k = b.attnKBias, let v = b.attnVBias else { return nil }
+            return concatenate([q, k, v], axis: 0)
+        case .attnOutput: return b?.attnOutput
+        case .attnOutputBias: return b?.attnOutputBias
+        case .ffnNorm: return b?.ffnNorm
+        case .ffnNormBias: return b?.ffnNormBias
+        case .ffnGate: return b?.ffnGate
+        case .ffnUp: return b?.ffnUp
+        case .ffnDown: return b?.ffnDown
+        case .ffnGateBias: return b?.ffnGateBias
+        case .ffnUpBias: return b?.ffnUpBias
+        case .ffnDownBias: return b?.ffnDownBias
+        }
+    }
+
+    /// Every weight that has a name in `names` (one family's GGUF or HF table), as (file name, role, tensor in
+    /// Emend's layout): embeddings, then block by block, then the output norm and head.
+    public func namedTensors(_ names: [TensorRole: String], layerCount: Int) -> [(name: String, role: TensorRole, tensor: Tensor)] {
+        var out: [(name: String, role: TensorRole, tensor: Tensor)] = []
+        func add(_ role: TensorRole, _ l: Int) {
+            guard let template = names[role], let t = tensor(for: role, layer: l) else { return }
+            out.append((ModelFamily.resolve(template, layer: l), role, t))
+        }
+        add(.tokenEmbedding, 0); add(.positionEmbedding, 0)
+        for l in 0..<layerCount { for role in TensorRole.allCases where role.isPerBlock { add(role, l) } }
+        add(.outputNorm, 0); add(.outputNormBias, 0); add(.output, 0)
+        return out
+    }
+}

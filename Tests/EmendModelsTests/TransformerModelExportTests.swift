@@ -1,0 +1,151 @@
+import XCTest
+import EmendCore
+import EmendTestSupport
+@testable import EmendModels
+
+/// Export to GGUF (a copy of the source with only the changed tensors re-encoded) and to Hugging Face folders,
+/// checked by reading the files back: raw bytes against the source file, weights against the in-memory model.
+final class TransformerModelExportTests: XCTestCase {
+    // MARK: - GGUF (real model)
+
+    /// Edits ffn_down of block 5 and attn_q of block 2 (Q rows go back through llama.cpp's permutation), exports
+    /// GGUF F32: exactly those two tensors are replaced (F32, values equal bit for bit after reload); every
+    /// other tensor's raw bytes, type and dims, and all metadata, equal the source file's; the reloaded model's
+    /// logits equal the in-memory edited model's.
+    func testExportGGUF_EditedTensorsReplacedOthersByteIdentical() throws {
+        var m = try RealModelFixture.model()
+        var rng = SeededGenerator(seed: 9)
+        m.weights.blocks[5].ffnDown += Tensor.randomNormal(m.weights.blocks[5].ffnDown.shape, std: 1e-3, using: &rng)
+        m.weights.blocks[2].attnQ += Tensor.randomNormal(m.weights.blocks[2].attnQ.shape, std: 1e-3, using: &rng)
+        let out = makeTemporaryFolder(self).appendingPathComponent("edited.gguf")
+        let report = try m.export(to: out, format: .gguf)
+        let edited: Set = ["blk.5.ffn_down.weight", "blk.2.attn_q.weight"]
+        XCTAssertEqual(Set(report.writtenTensors), edited)
+
+        let src = try GGUFFile(url: TestPaths.defaultModel), dst = try GGUFFile(url: out)
+        XCTAssertEqual(dst.metadataKeys, src.metadataKeys)
+        XCTAssertEqual(dst.metadata, src.metadata)
+        XCTAssertEqual(dst.tensors.map(\.name), src.tensors.map(\.name))
+        for info in src.tensors {
+            let d = try XCTUnwrap(dst.tensorInfo(info.name))
+            XCTAssertEqual(d.dims, info.dims, info.name)
+            if edited.contains(info.name) {
+                XCTAssertEqual(d.type, .f32, info.name)
+            } else {
+                XCTAssertEqual(d.type, info.type, info.name)
+                XCTAssertTrue(dst.rawBytes(d).elementsEqual(src.rawBytes(info)), "\(info.name): raw bytes differ")
+            }
+        }
+        XCTAssertEqual(try dst.tensor("blk.5.ffn_down.weight").scalars, m.weights.blocks[5].ffnDown.scalars)
+
+        let back = try TransformerModel.load(.gguf(out))
+        XCTAssertEqual(back.weights.blocks[5].ffnDown, m.weights.blocks[5].ffnDown)
+        XCTAssertEqual(back.weights.blocks[2].attnQ, m.weights.blocks[2].attnQ)
+        let ids = try RealModelFixture.promptIDs(1)
+        XCTAssertEqual(back.logits([ids])[0].scalars, m.logits([ids])[0].scalars)
+    }
+
+    /// GGUF F16 export: the replaced tensor is stored as F16 and reads back as the edited values rounded to
+    /// half precision (the writer's round-to-nearest-even, checked against `halfBitsToFloat(floatToHalfBits)`).
+    func testExportGGUF_F16StoresRoundedValues() throws {
+        var m = try RealModelFixture.model()
+        var rng = SeededGenerator(seed: 10)
+        m.weights.blocks[0].ffnDown += Tensor.randomNormal(m.weights.blocks[0].ffnDown.shape, std: 1e-3, using: &rng)
+        let out = makeTemporaryFolder(self).appendingPathComponent("edited-f16.gguf")
+        let report = try m.export(to: out, format: .gguf, dtype: .f16)
+        XCTAssertEqual(report.writtenTensors, ["blk.0.ffn_down.weight"])
+        let dst = try GGUFFile(url: out)
+        XCTAssertEqual(dst.tensorInfo("blk.0.ffn_down.weight")?.type, .f16)
+        let want = m.weights.blocks[0].ffnDown.scalars.map { halfBitsToFloat(floatToHalfBits($0)) }
+        XCTAssertEqual(try dst.tensor("blk.0.ffn_down.weight").scalars, want)
+    }
+
+    /// A model that did not come from a GGUF cannot be exported as one.
+    func testExportGGUF_WithoutGGUFSourceThrows() {
+        let m = TransformerModel(config: TransformerModelTests.llama, weights: .random(TransformerModelTests.llama, seed: 1))
+        let out = makeTemporaryFolder(self).appendingPathComponent("x.gguf")
+        XCTAssertThrowsError(try m.export(to: out, format: .gguf)) { e in
+            XCTAssertEqual(e as? EmendModelsError, .exportNeedsGGUFSource(file: out.path, source: "memory"))
+        }
+    }
+
+    // MARK: - safetensors (random models)
+
+    static let configs: [(String, ModelConfig)] = {
+        var gpt2Untied = ModelConfig.gpt2Style(vocabSize: 19, hiddenSize: 12, layerCount: 2, headCount: 3, maxPositions: 32)
+        gpt2Untied.tiedEmbeddings = false
+        return [
+            ("llama (GQA, tied)", ModelConfig.llamaStyle(vocabSize: 23, hiddenSize: 16, intermediateSize: 24, layerCount: 2,
+                                                         headCount: 4, kvHeadCount: 2, maxPositions: 64, normEps: 1e-5,
+                                                         ropeBase: 100_000, tiedEmbeddings: true)),
+            ("qwen2 (q/k/v biases, untied)", ModelConfig.llamaStyle(architecture: "qwen2", vocabSize: 23, hiddenSize: 16,
+                                                                    intermediateSize: 24, layerCount: 2, headCount: 4,
+                                                                    kvHeadCount: 1, normEps: 1e-6, ropeBase: 1e6,
+                                                                    attentionBias: true)),
+            ("gpt2 (tied)", ModelConfig.gpt2Style(vocabSize: 19, hiddenSize: 12, layerCount: 2, headCount: 3, maxPositions: 32,
+                                                  activation: .geluErf)),
+            ("gpt2 (untied)", gpt2Untied),
+        ]
+    }()
+
+    /// Every weight of `a` equals `b`'s (by role and layer, exact), printing the first mismatch.
+    func assertSameWeights(_ a: ModelWeights, _ b: ModelWeights, layers: Int, _ label: String) {
+        for role in TensorRole.allCases {
+            for l in 0..<(role.isPerBlock ? layers : 1) {
+                XCTAssertEqual(a.tensor(for: role, layer: l), b.tensor(for: role, layer: l), "\(label): \(role) layer \(l)")
+            }
+        }
+    }
+
+    /// Random models of each family exported as HF folders (one file, then shards with an index) reload with the
+    /// same config and bit-identical weights; a re-export over a sharded folder removes the stale shards.
+    func testExportSafeTensors_RoundTripsConfigAndWeights() throws {
+        for (label, c) in Self.configs {
+            let m = TransformerModel(config: c, weights: .random(c, seed: 3, std: 0.3))
+            let folder = makeTemporaryFolder(self).appendingPathComponent("out")
+            try m.export(to: folder, format: .safetensors, maxShardBytes: 2048)
+            XCTAssertTrue(FileManager.default.fileExists(atPath: folder.appendingPathComponent(SafeTensorsFolder.indexFileName).path), label)
+            let sharded = try TransformerModel.load(.huggingFace(folder))
+            XCTAssertEqual(sharded.config, c, label)
+            assertSameWeights(sharded.weights, m.weights, layers: c.layerCount, "\(label), sharded")
+
+            let report = try m.export(to: folder, format: .safetensors)
+            XCTAssertEqual(report.files.map(\.lastPathComponent), ["model.safetensors", "config.json"], label)
+            let names = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { !$0.hasPrefix(".") }.sorted()
+            XCTAssertEqual(names, ["config.json", "model.safetensors"], "\(label): stale shards left behind")
+            let single = try TransformerModel.load(.huggingFace(folder))
+            XCTAssertEqual(single.config, c, label)
+            assertSameWeights(single.weights, m.weights, layers: c.layerCount, "\(label), single file")
+        }
+    }
+
+    /// GPT-2 export stores HF's layout: `transformer.` names, Conv1D [in, out] weights, fused c_attn [D, 3D]
+    /// whose columns are q|k|v, checked element by element against the model's [out, in] matrices.
+    func testExportSafeTensors_GPT2UsesConv1DLayout() throws {
+        let c = ModelConfig.gpt2Style(vocabSize: 19, hiddenSize: 12, layerCount: 1, headCount: 3, maxPositions: 8)
+        let m = TransformerModel(config: c, weights: .random(c, seed: 4))
+        let folder = makeTemporaryFolder(self)
+        try m.export(to: folder, format: .safetensors)
+        let f = try SafeTensorsFile(url: folder.appendingPathComponent("model.safetensors"))
+        let qkv = try f.tensor("transformer.h.0.attn.c_attn.weight")
+        XCTAssertEqual(qkv.shape, [12, 36])
+        let b = m.weights.blocks[0]
+        for i in 0..<12 { for o in 0..<12 {
+            XCTAssertEqual(qkv.scalars[i * 36 + o], b.attnQ.scalars[o * 12 + i])
+            XCTAssertEqual(qkv.scalars[i * 36 + 12 + o], b.attnK.scalars[o * 12 + i])
+            XCTAssertEqual(qkv.scalars[i * 36 + 24 + o], b.attnV.scalars[o * 12 + i])
+        } }
+        XCTAssertEqual(try f.tensor("transformer.h.0.mlp.c_fc.weight").shape, [12, 48])
+        XCTAssertNil(f.info("lm_head.weight"), "tied head is not written")
+    }
+
+    /// A config the HF format cannot express (a Llama-family model with LayerNorm) is refused, naming the field.
+    func testHuggingFaceConfigJSON_UnrepresentableFieldThrows() {
+        var c = TransformerModelTests.llama
+        c.norm = .layer
+        XCTAssertThrowsError(try c.huggingFaceConfigJSON()) { e in
+            XCTAssertEqual(e as? EmendModelsError, .configNotRepresentable(file: "config.json", field: "norm", value: "layer",
+                                                                           wouldRead: "rms"))
+        }
+    }
+}
