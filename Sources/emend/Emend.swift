@@ -10,7 +10,7 @@ struct Emend: ParsableCommand {
         commandName: "emend",
         abstract: "Correct the facts a transformer language model has memorised, by editing its weights.",
         version: "0.1.0",
-        subcommands: [EnvCommand.self, GenerateCommand.self, EditCommand.self, StatsCommand.self])
+        subcommands: [EnvCommand.self, GenerateCommand.self, EditCommand.self, StatsCommand.self, EvalCommand.self])
 }
 
 struct EnvCommand: ParsableCommand {
