@@ -124,7 +124,8 @@ extension EditRequest {
             let src = try str(d, "src", "src")
             let target: String
             if let answers = d["answers"] as? [String], let first = answers.first { target = first } else { target = try str(d, "alt", "alt") }
-            return EditRequest(caseID: caseID, prompt: try templated(src, subject: subject, file: file, index: i),
+            // MEND files carry no case id; number records by position, as MEMIT's loader does.
+            return EditRequest(caseID: caseID ?? i, prompt: try templated(src, subject: subject, file: file, index: i),
                                subject: subject, targetNew: target, targetTrue: nil,
                                paraphrasePrompts: strings("rephrase"), neighborhoodPrompts: strings("loc"),
                                neighborhoodTarget: d["loc_ans"] as? String)

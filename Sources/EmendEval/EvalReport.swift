@@ -1,0 +1,91 @@
+// The result of one evaluation run (`emend eval`): which model, data and records, how long it took, and the
+// scores as named fields, for `--json` (Codable) and for a plain-text table.
+
+import EmendEditing
+import EmendModels
+import Foundation
+
+/// The benchmarks `emend eval` runs.
+public enum EvalDataset: String, Codable, Sendable, CaseIterable {
+    case counterfact, zsre
+}
+
+/// One evaluation run, with its scores.
+public struct EvalReport: Sendable, Equatable, Codable {
+    public var model: String
+    public var dataset: EvalDataset
+    public var dataFile: String
+    /// The records evaluated (inclusive indices into the file).
+    public var firstRecord: Int, lastRecord: Int
+    public var seconds: Double
+    public var recordsPerSecond: Double
+    /// Set for `.counterfact`.
+    public var counterfact: CounterFactScores?
+    /// Set for `.zsre`.
+    public var zsre: ZsREScores?
+
+    public init(model: String, dataset: EvalDataset, dataFile: String, firstRecord: Int, lastRecord: Int, seconds: Double,
+                counterfact: CounterFactScores? = nil, zsre: ZsREScores? = nil) {
+        self.model = model; self.dataset = dataset; self.dataFile = dataFile
+        self.firstRecord = firstRecord; self.lastRecord = lastRecord; self.seconds = seconds
+        let n = lastRecord - firstRecord + 1
+        self.recordsPerSecond = seconds > 0 ? Double(n) / seconds : 0
+        self.counterfact = counterfact; self.zsre = zsre
+    }
+
+    /// Pretty-printed JSON with sorted keys.
+    public func json() throws -> String {
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+        return String(decoding: try enc.encode(self), as: UTF8.self)
+    }
+
+    /// A plain-text table: one row per metric family, columns for its variants.
+    public func table() -> String {
+        var lines = ["\(dataset.rawValue) · \(model) · records \(firstRecord)..\(lastRecord) of \(dataFile)",
+                     String(format: "%.1f s, %.2f records/s", seconds, recordsPerSecond)]
+        func row(_ cells: [String]) -> String {
+            cells.enumerated().map { i, c in i == 0 ? c.padding(toLength: 14, withPad: " ", startingAt: 0)
+                                                    : String(repeating: " ", count: max(0, 10 - c.count)) + c }.joined()
+        }
+        func f(_ x: Double) -> String { String(format: "%.2f", x) }
+        if let s = counterfact {
+            lines += [row(["", "ES", "PS", "NS", "S"]),
+                      row(["success", f(s.ES), f(s.PS), f(s.NS), f(s.S)]),
+                      row(["magnitude", f(s.ES_diff), f(s.PS_diff), f(s.NS_diff), ""]),
+                      row(["accuracy", f(s.ES_acc), f(s.PS_acc), f(s.NS_acc), f(s.S_acc)]),
+                      "ES as P(new) > P(true): \(f(s.ES_prob)) (identical to ES by construction)",
+                      "records with paraphrases: \(s.paraphraseRecords), with neighbourhood prompts: \(s.neighborhoodRecords)"]
+        }
+        if let z = zsre {
+            lines += [row(["", "efficacy", "general.", "specific."]),
+                      row(["token acc", f(z.efficacy), f(z.generalization), f(z.specificity)]),
+                      row(["exact", f(z.efficacy_exact), f(z.generalization_exact), f(z.specificity_exact)])]
+        }
+        return lines.joined(separator: "\n")
+    }
+}
+
+// MARK: - Running
+
+extension EvalReport {
+    /// Scores `requests` (records `firstRecord`… of `dataFile`) on a loaded model and times it.
+    public static func run(_ loaded: LoadedModel, modelName: String, dataset: EvalDataset, requests: [EditRequest],
+                           dataFile: String, firstRecord: Int, tokensPerPass: Int = 2048,
+                           progress: ((Int, Int) -> Void)? = nil) throws -> EvalReport {
+        let scorer = TargetScorer(loaded, tokensPerPass: tokensPerPass)
+        let t0 = Date()
+        var report = EvalReport(model: modelName, dataset: dataset, dataFile: dataFile, firstRecord: firstRecord,
+                                lastRecord: firstRecord + requests.count - 1, seconds: 0)
+        switch dataset {
+        case .counterfact:
+            report.counterfact = try CounterFactMetrics.evaluate(requests, scorer: scorer, file: dataFile, progress: progress)
+        case .zsre:
+            report.zsre = try ZsREMetrics.evaluate(requests, scorer: scorer, file: dataFile, progress: progress)
+        }
+        let seconds = Date().timeIntervalSince(t0)
+        report.seconds = seconds
+        report.recordsPerSecond = seconds > 0 ? Double(requests.count) / seconds : 0
+        return report
+    }
+}

@@ -1,6 +1,0 @@
-import XCTest
-@testable import EmendEval
-
-final class EmendEvalPlaceholderTests: XCTestCase {
-    func testModuleLinks() { XCTAssertTrue(true) }
-}
