@@ -30,13 +30,14 @@ public func rope(_ x: Tensor, positions: [Int], base: Float, convention: RoPECon
     precondition(dh % 2 == 0, "rope: head dim \(dh) is odd")
     precondition(positions.count == t, "rope: \(positions.count) positions for \(t) tokens")
     let half = dh / 2
-    let invFreq = ropeInverseFrequencies(headDim: dh, base: base)
+    // cos/sin of every (position, pair), from the shared table (computed once per position, base and width).
+    let table = RoPETableCache.shared.table(base: base, headDim: dh, positions: positions.max().map { $0 + 1 } ?? 0)
     var cosT = [Float](repeating: 0, count: t * half), sinT = cosT
     for (ti, p) in positions.enumerated() {
+        precondition(p >= 0, "rope: negative position \(p)")
         for i in 0..<half {
-            let angle = Float(p) * invFreq[i]
-            cosT[ti * half + i] = Foundation.cos(angle)
-            sinT[ti * half + i] = inverse ? -Foundation.sin(angle) : Foundation.sin(angle)
+            cosT[ti * half + i] = table.cos[p * half + i]
+            sinT[ti * half + i] = inverse ? -table.sin[p * half + i] : table.sin[p * half + i]
         }
     }
     if x.count == 0 { return x }
@@ -67,4 +68,33 @@ public func rope(_ x: Tensor, positions: [Int], base: Float, convention: RoPECon
         }
     }
     return Tensor(shape: x.shape, scalars: out)
+}
+
+/// cos/sin tables of RoPE angles, [positions, Dh/2] each, grown on demand and shared by all calls (thread-safe).
+/// The angles are exactly those `rope` would compute: Float32(p) · θ_i in Float32, then cos/sin in Float32.
+final class RoPETableCache: @unchecked Sendable {
+    static let shared = RoPETableCache()
+    struct Table { var cos: [Float]; var sin: [Float]; var positions: Int }
+    private var tables: [String: Table] = [:]
+    private let lock = NSLock()
+
+    func table(base: Float, headDim: Int, positions: Int) -> Table {
+        let key = "\(base)/\(headDim)"
+        lock.lock(); defer { lock.unlock() }
+        if let t = tables[key], t.positions >= positions { return t }
+        let half = headDim / 2
+        let n = max(positions, 2 * (tables[key]?.positions ?? 0), 256)
+        let invFreq = ropeInverseFrequencies(headDim: headDim, base: base)
+        var c = [Float](repeating: 0, count: n * half), s = c
+        for p in 0..<n {
+            for i in 0..<half {
+                let angle = Float(p) * invFreq[i]
+                c[p * half + i] = Foundation.cos(angle)
+                s[p * half + i] = Foundation.sin(angle)
+            }
+        }
+        let t = Table(cos: c, sin: s, positions: n)
+        tables[key] = t
+        return t
+    }
 }

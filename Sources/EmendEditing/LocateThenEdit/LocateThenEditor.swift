@@ -95,31 +95,53 @@ public struct LocateThenEditor: Sendable {
 
     // MARK: - Keys
 
-    /// Keys at `layer` (½ plain + ½ mean of prefixed prompts) and the block-`zLayer` output at the plain prompt's
-    /// subject token, for every request, with the current weights. → (K [N, F], current z [N, D])
-    func keysAndOutputs(_ requests: [EditRequest], layer: Int, zLayer: Int) -> (keys: Tensor, outputs: Tensor) {
-        var seqs: [[Int]] = [], looks: [Int] = []
-        for r in requests { for (ids, look) in prompts.keyPrompts(r) { seqs.append(Array(ids[...look])); looks.append(look) } }
-        let batch = RowBatch(seqs)
-        var hooks = ForwardHooks(captureKeys: [layer], captureBlockOutputs: [zLayer])
-        var none: [KVCache]? = nil
-        _ = model.run(model.embed(batch), layers: 0..<(zLayer + 1), batch: batch, caches: &none, hooks: &hooks)
-        let nc = prompts.contexts.count
-        let f = model.config.intermediateSize
-        var keys: [Tensor] = [], outs: [Tensor] = []
-        for ri in requests.indices {
-            func row(_ c: Int) -> Int { batch.row(ri * nc + c, looks[ri * nc + c]) }
-            let plain = hooks.keys[layer]!.rows(row(0)..<(row(0) + 1)).reshaped([f])
-            var k = plain
-            if nc > 1 {
-                var mean = Tensor.zeros([f])
-                for c in 1..<nc { mean += hooks.keys[layer]!.rows(row(c)..<(row(c) + 1)).reshaped([f]) }
-                k = plain * 0.5 + mean * (0.5 / Float(nc - 1))
-            }
-            keys.append(k)
-            outs.append(hooks.blockOutputs[zLayer]!.rows(row(0)..<(row(0) + 1)).reshaped([model.config.hiddenSize]))
+    /// The key prompts of a batch (each cut after the subject's last token) and where to read them.
+    struct KeyPrompts {
+        var batch: RowBatch
+        /// Row of the subject's last token, per request and context: [N][contexts]
+        var rows: [[Int]]
+        /// The plain prompts only (context 0), for reading the current block-zLayer output.
+        var plain: RowBatch
+        /// Rows of `batch` that belong to the plain prompts, in `plain`'s order.
+        var plainRows: [Int]
+        /// Row of the subject's last token within `plain`, per request.
+        var plainLookup: [Int]
+    }
+
+    func keyPrompts(_ requests: [EditRequest]) -> KeyPrompts {
+        var seqs: [[Int]] = [], plainSeqs: [[Int]] = []
+        for r in requests {
+            let ps = prompts.keyPrompts(r)
+            for (ids, look) in ps { seqs.append(Array(ids[...look])) }
+            plainSeqs.append(Array(ps[0].ids[...ps[0].lookup]))
         }
-        return (stack(keys), stack(outs))
+        let batch = RowBatch(seqs), plain = RowBatch(plainSeqs)
+        let nc = prompts.contexts.count
+        let rows = requests.indices.map { ri in (0..<nc).map { c in batch.row(ri * nc + c, seqs[ri * nc + c].count - 1) } }
+        let plainRows = requests.indices.flatMap { Array(batch.rows(of: $0 * nc)) }
+        let plainLookup = requests.indices.map { plain.row($0, plainSeqs[$0].count - 1) }
+        return KeyPrompts(batch: batch, rows: rows, plain: plain, plainRows: plainRows, plainLookup: plainLookup)
+    }
+
+    /// Keys (½ plain + ½ mean of the prefixed prompts) from captured down-projection inputs: → K [N, F]
+    func averagedKeys(_ captured: Tensor, _ kp: KeyPrompts) -> Tensor {
+        let f = model.config.intermediateSize
+        let nc = prompts.contexts.count
+        return stack(kp.rows.map { rows in
+            let plain = captured.rows(rows[0]..<(rows[0] + 1)).reshaped([f])
+            guard nc > 1 else { return plain }
+            var mean = Tensor.zeros([f])
+            for c in 1..<nc { mean += captured.rows(rows[c]..<(rows[c] + 1)).reshaped([f]) }
+            return plain * 0.5 + mean * (0.5 / Float(nc - 1))
+        })
+    }
+
+    /// Keys at every layer in `layers` with the current weights, in one pass: layer → K [N, F]
+    func keys(_ kp: KeyPrompts, layers: [Int]) -> [Int: Tensor] {
+        var hooks = ForwardHooks(captureKeys: Set(layers))
+        var none: [KVCache]? = nil
+        _ = model.run(model.embed(kp.batch), layers: 0..<(layers.max()! + 1), batch: kp.batch, caches: &none, hooks: &hooks)
+        return Dictionary(uniqueKeysWithValues: layers.map { ($0, averagedKeys(hooks.keys[$0]!, kp)) })
     }
 
     // MARK: - One batch
@@ -135,10 +157,22 @@ public struct LocateThenEditor: Sendable {
         let original = Dictionary(uniqueKeysWithValues: layers.map { ($0, model.weights.blocks[$0].ffnDown) })
         var norms: [Int: Double] = [:]
         var batchKeys: [Int: Matrix64] = [:]
+        let kp = keyPrompts(requests)
+        var none: [KVCache]? = nil
+        // Each pass restarts from the input of the layer edited in the previous pass: nothing below it has changed.
+        var start = 0
+        var input = model.embed(kp.batch)
         do {
             for (i, l) in layers.enumerated() {
-                let (k, cur) = keysAndOutputs(requests, layer: l, zLayer: zLayer)
-                let residual = (found.targets - cur) * (1 / Float(layers.count - i))          // [N, D]
+                var hooks = ForwardHooks(captureKeys: [l])
+                let atL = model.run(input, layers: start..<l, batch: kp.batch, caches: &none, hooks: &hooks)
+                let afterL = model.run(atL, layers: l..<(l + 1), batch: kp.batch, caches: &none, hooks: &hooks)
+                let k = averagedKeys(hooks.keys[l]!, kp)                                        // [N, F]
+                // Current block-zLayer output at the plain prompts' subject token.
+                let plainOut = model.run(afterL.gatherRows(kp.plainRows), layers: (l + 1)..<(zLayer + 1), batch: kp.plain,
+                                         caches: &none, hooks: &hooks)
+                let cur = plainOut.gatherRows(kp.plainLookup)                                   // [N, D]
+                let residual = (found.targets - cur) * (1 / Float(layers.count - i))           // [N, D]
                 let kT = try Matrix64(k.transposed()), rT = try Matrix64(residual.transposed())  // [F, N], [D, N]
                 guard kT.isFinite, rT.isFinite else { throw EmendEditingError.nonFiniteUpdate(layer: l, what: "keys or residuals") }
                 let dw = try preset.rule.solve(keys: kT, residuals: rT, c0: statistics[l]!, state: states[l]!, projector: projectors[l])
@@ -146,16 +180,19 @@ public struct LocateThenEditor: Sendable {
                 model.weights.blocks[l].ffnDown += Tensor(dw)
                 norms[l] = dw.frobeniusNorm()
                 batchKeys[l] = kT
+                input = atL
+                start = l
             }
         } catch {
             for (l, w) in original { model.weights.blocks[l].ffnDown = w }
             throw error
         }
         // Sequential state: Kp Kpᵀ += K Kᵀ.
+        let after = preset.keyCache == .afterBatch ? keys(kp, layers: layers) : [:]
         for l in layers {
             switch preset.keyCache {
             case .beforeUpdate: try states[l]!.add(keys: batchKeys[l]!)
-            case .afterBatch: try states[l]!.add(keys: try Matrix64(keysAndOutputs(requests, layer: l, zLayer: zLayer).keys.transposed()))
+            case .afterBatch: try states[l]!.add(keys: try Matrix64(after[l]!.transposed()))
             }
         }
         let t2 = Date()

@@ -36,6 +36,8 @@ public struct TargetSearch: Sendable {
         let base: [Tensor]
         /// h0 per request: [N, D]
         public let initial: Tensor
+        /// Transposed block matrices for the backward passes, blocks layer+1 … L−1.
+        let backward: [BackwardWeights]
 
         /// The number of sequences of request r: its rewrite prompts and the KL prompt.
         func sequenceCount(_ r: Int) -> Int { prompts[r].rewrite.count + 1 }
@@ -69,7 +71,8 @@ public struct TargetSearch: Sendable {
         let base = suffixes.indices.map { h.rows(suf.rows(of: $0)) }
         let initial = stack(first.map { base[$0].rows(0..<1).reshaped([c.hiddenSize]) })
         return Prepared(prompts: prompts, suffixes: suffixes, lookups: lookups, firstSequence: first,
-                        caches: caches!, base: base, initial: initial)
+                        caches: caches!, base: base, initial: initial,
+                        backward: ((layer + 1)..<c.layerCount).map { model.backwardWeights($0) })
     }
 
     // MARK: - One pass
@@ -193,7 +196,7 @@ public struct TargetSearch: Sendable {
         var g = Tensor.zeros([batch.rowCount, d])
         g.scatterAddRows(selected, model.outputBackward(dLogits: dLogits, x: hSel))
         for (i, l) in ((layer + 1)..<c.layerCount).enumerated().reversed() {
-            g = model.blockBackward(l, dOut: g, saved: saves[i], batch: batch)
+            g = model.blockBackward(l, dOut: g, saved: saves[i], batch: batch, transposed: prep.backward[i])
         }
         for (ai, r) in active.enumerated() where chosen.contains(ai) {
             var grad = Tensor.zeros([d])

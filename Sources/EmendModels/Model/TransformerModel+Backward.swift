@@ -46,22 +46,25 @@ extension TransformerModel {
     }
 
     /// dL/d(block input) from dL/d(block output), for block `layer` run with `save: true`.
-    public func blockBackward(_ layer: Int, dOut: Tensor, saved s: BlockSaved, batch: RowBatch) -> Tensor {
+    /// - transposed: the block's `BackwardWeights`, when the caller runs many backward passes (faster products).
+    public func blockBackward(_ layer: Int, dOut: Tensor, saved s: BlockSaved, batch: RowBatch,
+                              transposed t: BackwardWeights? = nil) -> Tensor {
         let w = weights.blocks[layer]
         let c = config
+        /// a · W for W [out, in] → [R, in], through the stored transpose when there is one.
+        func back(_ a: Tensor, _ w: Tensor, _ wT: Tensor?) -> Tensor { wT.map { matmul(a, $0, transposeB: true) } ?? matmul(a, w) }
         // MLP: out = x1 + key·Wdᵀ
-        let dKey = matmul(dOut, w.ffnDown)                                  // [R, F]
+        let dKey = back(dOut, w.ffnDown, t?.ffnDown)                          // [R, F]
         var dm: Tensor
         if let g = w.ffnGate, let gatePre = s.gatePre {
-            let dGate = dKey * s.upPre * activationDerivative(gatePre)
-            let dUp = dKey * activation(gatePre)
-            dm = matmul(dGate, g) + matmul(dUp, w.ffnUp)
+            let (dGate, dUp) = gatedActivationBackward(dKey: dKey, gatePre: gatePre, up: s.upPre)
+            dm = back(dGate, g, t?.ffnGate) + back(dUp, w.ffnUp, t?.ffnUp)
         } else {
-            dm = matmul(dKey * activationDerivative(s.upPre), w.ffnUp)
+            dm = back(dKey * activationDerivative(s.upPre), w.ffnUp, t?.ffnUp)
         }
         var dx1 = dOut + normBackward(dm, x: s.attnMid, weight: w.ffnNorm, saved: s.norm2)
         // Attention: x1 = x + o·Woᵀ
-        let dO = matmul(dx1, w.attnOutput)                                  // [R, H·Dh]
+        let dO = back(dx1, w.attnOutput, t?.attnOutput)                       // [R, H·Dh]
         var (dq, dk, dv) = attentionBackward(dOut: dO, q: s.q, segments: batch.segments, saved: s.attention,
                                              shape: attentionShape)
         if c.positions == .rope {
@@ -71,9 +74,37 @@ extension TransformerModel {
             dk = rope(dk.reshaped([r, c.kvHeadCount, c.headDim]), positions: batch.positions, base: c.ropeBase,
                       convention: .halfSplit, inverse: true).reshaped([r, c.kvHeadCount * c.headDim])
         }
-        let da = matmul(dq, w.attnQ) + matmul(dk, w.attnK) + matmul(dv, w.attnV)   // [R, D]
+        let da = back(dq, w.attnQ, t?.attnQ) + back(dk, w.attnK, t?.attnK) + back(dv, w.attnV, t?.attnV)   // [R, D]
         dx1 += normBackward(da, x: s.input, weight: w.attnNorm, saved: s.norm1)
         return dx1
+    }
+
+    /// The gated MLP's activation backward in one pass: key = act(g)·u ⇒ dg = dKey·u·act′(g), du = dKey·act(g).
+    func gatedActivationBackward(dKey: Tensor, gatePre: Tensor, up: Tensor) -> (dGate: Tensor, dUp: Tensor) {
+        let n = dKey.count
+        var dGate = [Float](repeating: 0, count: n), dUp = dGate
+        let activation = config.activation
+        dKey.scalars.withUnsafeBufferPointer { pk in gatePre.scalars.withUnsafeBufferPointer { pg in up.scalars.withUnsafeBufferPointer { pu in
+        dGate.withUnsafeMutableBufferPointer { pdg in dUp.withUnsafeMutableBufferPointer { pdu in
+            let k = SendableConstPointer(pk.baseAddress!), g = SendableConstPointer(pg.baseAddress!), u = SendableConstPointer(pu.baseAddress!)
+            let dg = SendablePointer(pdg.baseAddress!), du = SendablePointer(pdu.baseAddress!)
+            parallelRanges(n) { r in
+                for i in r {
+                    let x = g.base[i]
+                    let a: Float, d: Float
+                    switch activation {
+                    case .silu:
+                        let sg = sigmoidScalar(x)
+                        a = x * sg; d = sg * (1 + x * (1 - sg))
+                    case .geluTanh: a = geluTanhScalar(x); d = geluTanhDerivative(x)
+                    case .geluErf: a = geluErfScalar(x); d = geluErfDerivative(x)
+                    }
+                    dg.base[i] = k.base[i] * u.base[i] * d
+                    du.base[i] = k.base[i] * a
+                }
+            }
+        } } } } }
+        return (Tensor(shape: dKey.shape, scalars: dGate), Tensor(shape: dKey.shape, scalars: dUp))
     }
 
     /// dL/d(final hidden rows) from dL/d(logits) at those rows: [R', V] → [R', D] (x: the un-normed rows).
@@ -81,5 +112,28 @@ extension TransformerModel {
         let (_, saved) = normForward(x, weight: weights.outputNorm, bias: weights.outputNormBias)
         let dNormed = matmul(dLogits, weights.outputHead)
         return normBackward(dNormed, x: x, weight: weights.outputNorm, saved: saved)
+    }
+}
+
+/// Transposed copies of a block's matrices, so that the backward products dY·W run as dY·(Wᵀ)ᵀ — OpenBLAS is
+/// markedly faster with the transposed operand here (see `make bench`). Worth building when one batch runs many
+/// backward passes (the target search); it costs one extra copy of those matrices.
+public struct BackwardWeights: Sendable {
+    var ffnDown: Tensor      // [F, D]
+    var ffnGate: Tensor?     // [D, F]
+    var ffnUp: Tensor        // [D, F]
+    var attnOutput: Tensor   // [H·Dh, D]
+    var attnQ: Tensor        // [D, H·Dh]
+    var attnK: Tensor        // [D, Hkv·Dh]
+    var attnV: Tensor        // [D, Hkv·Dh]
+}
+
+extension TransformerModel {
+    /// The transposed matrices of block `layer` for `blockBackward`.
+    public func backwardWeights(_ layer: Int) -> BackwardWeights {
+        let b = weights.blocks[layer]
+        return BackwardWeights(ffnDown: b.ffnDown.transposed(), ffnGate: b.ffnGate?.transposed(), ffnUp: b.ffnUp.transposed(),
+                               attnOutput: b.attnOutput.transposed(), attnQ: b.attnQ.transposed(), attnK: b.attnK.transposed(),
+                               attnV: b.attnV.transposed())
     }
 }
