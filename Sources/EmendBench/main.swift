@@ -6,3 +6,4 @@ let groups = Set(CommandLine.arguments.dropFirst())
 printMachineInfo()
 if groups.isEmpty || groups.contains("core") { runCoreBenchmarks() }
 if groups.isEmpty || groups.contains("models") { runModelBenchmarks() }
+if groups.isEmpty || groups.contains("edit") { runEditBenchmarks() }
