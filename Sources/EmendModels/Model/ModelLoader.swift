@@ -28,22 +28,18 @@ protocol WeightReader {
 }
 
 /// Undoes llama.cpp's Q/K row permutation: rows [heads·Dh, …] in GGUF order → HF order.
-public func unpermuteRopeRows(_ w: Tensor, heads: Int) -> Tensor {
-    let rows = w.shape[0], cols = w.count / max(rows, 1), dh = rows / heads, half = dh / 2
-    var out = [Float](repeating: 0, count: w.count)
-    for h in 0..<heads { for i in 0..<half { for j in 0..<2 {
-        let src = h * dh + 2 * i + j, dst = h * dh + half * j + i
-        for c in 0..<cols { out[dst * cols + c] = w.scalars[src * cols + c] }
-    } } }
-    return Tensor(shape: w.shape, scalars: out)
-}
+public func unpermuteRopeRows(_ w: Tensor, heads: Int) -> Tensor { reorderRopeRows(w, heads: heads, toHF: true) }
 
 /// The inverse of `unpermuteRopeRows` (HF order → GGUF order).
-public func permuteRopeRows(_ w: Tensor, heads: Int) -> Tensor {
+public func permuteRopeRows(_ w: Tensor, heads: Int) -> Tensor { reorderRopeRows(w, heads: heads, toHF: false) }
+
+/// Moves rows between GGUF row h·Dh + 2i + j and HF row h·Dh + (Dh/2)·j + i, in the direction asked.
+func reorderRopeRows(_ w: Tensor, heads: Int, toHF: Bool) -> Tensor {
     let rows = w.shape[0], cols = w.count / max(rows, 1), dh = rows / heads, half = dh / 2
     var out = [Float](repeating: 0, count: w.count)
     for h in 0..<heads { for i in 0..<half { for j in 0..<2 {
-        let dst = h * dh + 2 * i + j, src = h * dh + half * j + i
+        let gguf = h * dh + 2 * i + j, hf = h * dh + half * j + i
+        let (src, dst) = toHF ? (gguf, hf) : (hf, gguf)
         for c in 0..<cols { out[dst * cols + c] = w.scalars[src * cols + c] }
     } } }
     return Tensor(shape: w.shape, scalars: out)
