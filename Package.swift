@@ -22,10 +22,10 @@ let package = Package(
     ],
     targets: [
         // MARK: - Public API
-        .target(name: "EmendCore", dependencies: ["COpenBLAS"], swiftSettings: optimise),
-        .target(name: "EmendModels", dependencies: ["EmendCore"], swiftSettings: optimise),
-        .target(name: "EmendEditing", dependencies: ["EmendModels"], resources: [.copy("Presets")], swiftSettings: optimise),
-        .target(name: "EmendEval", dependencies: ["EmendEditing"], swiftSettings: optimise),
+        .target(name: "EmendCore", dependencies: ["COpenBLAS"], exclude: ["README.md"], swiftSettings: optimise),
+        .target(name: "EmendModels", dependencies: ["EmendCore"], exclude: ["README.md"], swiftSettings: optimise),
+        .target(name: "EmendEditing", dependencies: ["EmendModels"], exclude: ["README.md"], resources: [.copy("Presets")], swiftSettings: optimise),
+        .target(name: "EmendEval", dependencies: ["EmendEditing"], exclude: ["README.md"], swiftSettings: optimise),
         .executableTarget(
             name: "emend",
             dependencies: ["EmendEval", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
