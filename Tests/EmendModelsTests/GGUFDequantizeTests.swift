@@ -213,15 +213,15 @@ final class GGUFDequantizeTests: XCTestCase {
         }
     }
 
-    /// Speed sanity: dequantising the whole default model (~100 MB of blocks) stays well under 10 s.
-    func testDequantize_WholeModelIsFast() throws {
+    /// Every tensor of the default model dequantises to finite values of the advertised element count (the
+    /// per-type values are checked above; speed is measured in `make bench`, not here).
+    func testDequantize_WholeModelIsFinite() throws {
         guard let modelURL = defaultModelURL else { throw XCTSkip("default model not downloaded") }
         let gguf = try GGUFFile(url: modelURL)
-        let start = Date()
-        var elements = 0
-        for info in gguf.tensors { elements += try gguf.tensor(info.name).count }
-        let seconds = Date().timeIntervalSince(start)
-        print("dequantised \(gguf.tensors.count) tensors, \(elements) elements in \(String(format: "%.2f", seconds)) s")
-        XCTAssertLessThan(seconds, 10)
+        for info in gguf.tensors {
+            let t = try gguf.tensor(info.name)
+            XCTAssertEqual(t.count, info.elementCount, info.name)
+            XCTAssertTrue(t.scalars.allSatisfy(\.isFinite), "\(info.name) has non-finite values")
+        }
     }
 }
