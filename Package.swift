@@ -19,12 +19,16 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     ],
     targets: [
         // MARK: - Public API
         .target(name: "EmendCore", dependencies: ["COpenBLAS"], exclude: ["README.md"], swiftSettings: optimise),
         .target(name: "EmendModels", dependencies: ["EmendCore"], exclude: ["README.md"], swiftSettings: optimise),
-        .target(name: "EmendEditing", dependencies: ["EmendModels"], exclude: ["README.md"], resources: [.copy("Presets")], swiftSettings: optimise),
+        .target(
+            name: "EmendEditing",
+            dependencies: ["EmendModels", .product(name: "GRDB", package: "GRDB.swift")],
+            exclude: ["README.md"], resources: [.copy("Presets")], swiftSettings: optimise),
         .target(name: "EmendEval", dependencies: ["EmendEditing"], exclude: ["README.md"], swiftSettings: optimise),
         .executableTarget(
             name: "emend",
