@@ -120,4 +120,57 @@ final class StoreCrashTests: XCTestCase {
         XCTAssertTrue(verify.output.contains("ok"), verify.output)
         print("crash test: \(kills) kills (\(killedAt.joined(separator: ", "))), \(attempts) runs; uninterrupted run \(String(format: "%.1f", cleanSeconds))s")
     }
+
+    /// The command line refuses what would corrupt a store: a truncated tensor file (edit and verify fail and name
+    /// it), a different base model (edit names both checksums), a re-edit of a subject and relation without
+    /// --on-duplicate; and with --on-duplicate skip the run goes on. The store is unchanged by each refusal.
+    func testStoreCLI_RefusesBadInput() throws {
+        guard TestPaths.exists(binary) else { throw XCTSkip("\(binary.path) not built") }
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("emend-refuse-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try TinyModelFile.writeFixture(in: dir, requestCount: 3)
+        let home = dir.appendingPathComponent("home")
+        let model = dir.appendingPathComponent("tiny.gguf").path, store = dir.appendingPathComponent("store")
+        func edit(_ reqs: String, model m: String = model, _ extra: [String] = []) -> [String] {
+            ["edit", "--store", store.path, "--model", m, "--preset", dir.appendingPathComponent("tiny-preset.json").path,
+             "--requests", reqs, "--corpus", dir.appendingPathComponent("corpus.json").path, "--batch-size", "1"] + extra
+        }
+        let reqs = dir.appendingPathComponent("requests.json").path
+        XCTAssertEqual(try run(["store", "init", store.path, "--model", model], home: home).status, 0)
+        let first = try run(edit(reqs) + ["--limit", "2"], home: home)
+        XCTAssertEqual(first.status, 0, first.output)
+
+        // A truncated tensor file.
+        let s = try EditStore.open(at: store, writer: false)
+        let f = s.tensorsURL.appendingPathComponent(try XCTUnwrap(try s.batches().last).tensorFile)
+        let good = try Data(contentsOf: f)
+        try good.prefix(good.count / 2).write(to: f)
+        let truncated = try run(edit(reqs), home: home)
+        XCTAssertNotEqual(truncated.status, 0)
+        XCTAssertTrue(truncated.output.contains("truncated"), truncated.output)
+        XCTAssertNotEqual(try run(["store", "verify", store.path], home: home).status, 0)
+        try good.write(to: f)
+        XCTAssertEqual(try s.head(), 2)
+
+        // Another base model.
+        let other = dir.appendingPathComponent("other.gguf")
+        try TinyModelFile.write(to: other, seed: 8)
+        let wrong = try run(edit(reqs, model: other.path), home: home)
+        XCTAssertNotEqual(wrong.status, 0)
+        XCTAssertTrue(wrong.output.contains("another base model"), wrong.output)
+        XCTAssertNotEqual(try run(["store", "verify", store.path, "--model", other.path], home: home).status, 0)
+
+        // A re-edit of the same subject and relation: refused until the user chooses.
+        let dup = dir.appendingPathComponent("dup.json")
+        try Data(#"[{"requested_rewrite": {"prompt": "{} is located in", "subject": "Landmark 0", "target_new": {"str": "Tokyo"}}}]"#.utf8).write(to: dup)
+        let refused = try run(edit(dup.path), home: home)
+        XCTAssertNotEqual(refused.status, 0)
+        XCTAssertTrue(refused.output.contains("--on-duplicate"), refused.output)
+        XCTAssertEqual(try s.head(), 2)
+        let skipped = try run(edit(dup.path, ["--on-duplicate", "skip"]), home: home)
+        XCTAssertEqual(skipped.status, 0, skipped.output)
+        XCTAssertEqual(try s.head(), 2)
+        let verify = try run(["store", "verify", store.path], home: home)
+        XCTAssertEqual(verify.status, 0, verify.output)
+    }
 }
