@@ -40,7 +40,10 @@ if tok_dir:
 else:
     gguf = os.environ["GGUF"]
     tok = AutoTokenizer.from_pretrained(os.path.dirname(gguf), gguf_file=os.path.basename(gguf))
-model = AutoModelForCausalLM.from_pretrained(folder, torch_dtype=torch.float32)
+try:
+    model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32)
+except TypeError:  # transformers before `dtype` was accepted
+    model = AutoModelForCausalLM.from_pretrained(folder, torch_dtype=torch.float32)
 model.eval()
 cfg = model.config
 print(f"loaded {folder}: {cfg.architectures} layers={cfg.num_hidden_layers} hidden={cfg.hidden_size} "
