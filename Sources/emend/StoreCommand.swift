@@ -128,6 +128,7 @@ struct StoreVerify: ParsableCommand {
         let store = try EditStore.open(at: URL(fileURLWithPath: dir), writer: false)
         let r = try store.verify(baseModel: try model.map { try ModelSource.resolve($0).url })
         print("head version \(r.head); \(r.batchesChecked) batches, \(r.filesChecked) files checked, \(r.versionsRebuilt) versions rebuilt")
+        for n in r.notes { print("note: \(n)") }
         if !r.strayFiles.isEmpty { print("stray files (from an interrupted commit; the next writer removes them): \(r.strayFiles.joined(separator: ", "))") }
         if r.ok { print("ok"); return }
         for p in r.problems { print("problem: \(p)") }

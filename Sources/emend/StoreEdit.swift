@@ -30,6 +30,9 @@ extension EditCommand {
         var editor = try EditingSession.makeEditor(loaded, preset: p, corpus: corpus.map { URL(fileURLWithPath: $0) }) { _, d, t in bar.update(d, t) }
         try editor.validate(plan.pending, file: requests)
         if snapshot.version > 0 { editor = try editor.resumed(at: snapshot) }
+        if let last = try store.batches().last, last.method != p.rule.name || last.hyperParameters != storeHyperParameters(p) {
+            note("note: version \(last.version) was edited with \(last.method) and other hyper-parameters than preset \(p.name); continuing with \(p.name)")
+        }
         let pending = plan.pending
         let batches = stride(from: 0, to: pending.count, by: batchSize).map { Array(pending[$0..<min($0 + batchSize, pending.count)]) }
         for (i, b) in batches.enumerated() {

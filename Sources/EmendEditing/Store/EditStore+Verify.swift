@@ -17,20 +17,22 @@ public struct StoreVerifyReport: Sendable {
     public var problems: [String]
     /// Files in tensors/ that no journal row names (a crashed commit's; removed by the next writer).
     public var strayFiles: [String]
+    /// What could not be checked (e.g. the base model is not at its recorded path and none was given).
+    public var notes: [String]
     public var ok: Bool { problems.isEmpty }
 }
 
 extension EditStore {
     /// Checks the store; `baseModel` (default: the path recorded at init, when it still exists) is hashed too.
     public func verify(baseModel: URL? = nil) throws -> StoreVerifyReport {
-        var problems: [String] = []
+        var problems: [String] = [], notes: [String] = []
         let info = try self.info()
         if info["format"] != StoreJournal.formatVersion { problems.append("journal format \(info["format"] ?? "none"), expected \(StoreJournal.formatVersion)") }
         let base = baseModel ?? info["base_model_path"].map { URL(fileURLWithPath: $0) }
         if let b = base, FileManager.default.fileExists(atPath: b.path) {
             do { try checkBaseModel(b) } catch { problems.append("\(error)") }
         } else {
-            problems.append("base model \(base?.path ?? "(unknown)") not found; its checksum was not checked")
+            notes.append("base model \(base?.path ?? "(unknown)") not found, so its checksum was not checked (pass --model)")
         }
         let all = try batches(includeRolledBack: true)
         let active = all.filter { $0.status == "committed" }.sorted { $0.version < $1.version }
@@ -99,7 +101,7 @@ extension EditStore {
         let named = Set(all.flatMap { [$0.tensorFile, $0.checkpointFile].compactMap { $0 } })
         let present = (try? FileManager.default.contentsOfDirectory(atPath: tensorsURL.path)) ?? []
         return StoreVerifyReport(head: active.last?.version ?? 0, batchesChecked: all.count, filesChecked: files, versionsRebuilt: rebuilt,
-                                 problems: problems, strayFiles: present.filter { !named.contains($0) }.sorted())
+                                 problems: problems, strayFiles: present.filter { !named.contains($0) }.sorted(), notes: notes)
     }
 }
 

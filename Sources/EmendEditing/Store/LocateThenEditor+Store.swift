@@ -21,7 +21,7 @@ extension LocateThenEditor {
             StoredRequest(request: r, searchSteps: i < report.searchSteps.count ? report.searchSteps[i] : nil,
                           losses: i < report.finalLosses.count ? [report.finalLosses[i]] : [])
         }
-        return StoreBatch(method: preset.rule.name, hyperParameters: StoreJournal.json(preset), requests: stored,
+        return StoreBatch(method: preset.rule.name, hyperParameters: storeHyperParameters(preset), requests: stored,
                           weights: weights, stateKeys: lastBatchKeys, metrics: metrics, supersedes: supersedes)
     }
 
@@ -39,3 +39,6 @@ extension LocateThenEditor {
                                     statistics: statistics, contexts: prompts.contexts, states: states)
     }
 }
+
+/// The hyper-parameters the store journals for a preset: its JSON with sorted keys.
+public func storeHyperParameters(_ preset: EditPreset) -> String { StoreJournal.json(preset) }
