@@ -10,7 +10,9 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 E="${EMEND:-$root/.build/release/emend}"
 R="${REQUESTS:-$root/../shared/data/counterfact_easyedit/counterfact-edit.json}"
 work="${1:-$(mktemp -d)}"
-cd "$work" && rm -rf clean crashed
+mkdir -p "$work"
+cd "$work"
+rm -rf clean crashed
 "$E" store init clean --model smollm2 --checkpoint-every 3 >/dev/null
 "$E" store init crashed --model smollm2 --checkpoint-every 3 >/dev/null
 args=(--model smollm2 --method encore --requests "$R" --limit 8 --batch-size 2)
