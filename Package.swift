@@ -20,6 +20,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
         // MARK: - Public API
@@ -27,7 +28,11 @@ let package = Package(
         .target(name: "EmendModels", dependencies: ["EmendCore"], exclude: ["README.md"], swiftSettings: optimise),
         .target(
             name: "EmendEditing",
-            dependencies: ["EmendModels", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: [
+                "EmendModels",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
             exclude: ["README.md"], resources: [.copy("Presets")], swiftSettings: optimise),
         .target(name: "EmendEval", dependencies: ["EmendEditing"], exclude: ["README.md"], swiftSettings: optimise),
         .executableTarget(

@@ -24,6 +24,8 @@ struct EditCommand: ParsableCommand {
     @Option(help: "Write the edited model here: a .gguf file (GGUF input) or a folder (safetensors).") var out: String?
     @Option(help: "Show greedy completions of the first N requests' prompts before and after editing.") var show = 0
     @Option(help: "Another prompt to complete before and after editing (repeatable), e.g. a neighbouring fact.") var probe: [String] = []
+    @Option(help: "Commit each batch to this edit store (see `emend store`); re-running resumes an interrupted run.") var store: String?
+    @Option(name: .customLong("on-duplicate"), help: "With --store: a request re-editing a subject and relation already edited is refused (default), replaces the earlier edit, is kept beside it, or skipped.") var onDuplicate: OnDuplicate = .refuse
 
     func validate() throws {
         guard batchSize > 0 else { throw ValidationError("--batch-size must be positive") }
@@ -31,6 +33,7 @@ struct EditCommand: ParsableCommand {
     }
 
     func run() throws {
+        if let store { return try runWithStore(store) }
         var reqs = try EditRequest.load(from: URL(fileURLWithPath: requests))
         if let l = limit { reqs = Array(reqs.prefix(l)) }
         let loaded = try LoadedModel.load(modelOption.model)

@@ -45,6 +45,8 @@ public struct LocateThenEditor: Sendable {
     public let projectors: [Int: Matrix64]
     /// Kp Kpᵀ per edited layer.
     public private(set) var states: [Int: LayerEditState]
+    /// The keys the last batch added to each layer's state (Kp Kpᵀ += K Kᵀ), K: [F, n]; for the edit store.
+    public private(set) var lastBatchKeys: [Int: Matrix64] = [:]
 
     /// - statistics: C0 for every layer of the preset (see `StatisticsCache`).
     /// - contexts: the context templates (see `ContextTemplates`); "{}" alone disables them.
@@ -189,11 +191,13 @@ public struct LocateThenEditor: Sendable {
         }
         // Sequential state: Kp Kpᵀ += K Kᵀ.
         let after = preset.keyCache == .afterBatch ? keys(kp, layers: layers) : [:]
+        lastBatchKeys = [:]
         for l in layers {
             switch preset.keyCache {
-            case .beforeUpdate: try states[l]!.add(keys: batchKeys[l]!)
-            case .afterBatch: try states[l]!.add(keys: try Matrix64(after[l]!.transposed()))
+            case .beforeUpdate: lastBatchKeys[l] = batchKeys[l]!
+            case .afterBatch: lastBatchKeys[l] = try Matrix64(after[l]!.transposed())
             }
+            try states[l]!.add(keys: lastBatchKeys[l]!)
         }
         let t2 = Date()
         return BatchReport(requestCount: requests.count, searchSteps: found.steps, finalLosses: found.losses.map { $0.last ?? .nan },

@@ -1,0 +1,168 @@
+// The edit store's journal: a SQLite database (GRDB) in WAL mode with synchronous=FULL, so a committed batch
+// survives a crash and readers work while a writer runs.
+//
+// Tables:
+//   store_info  key → value: base model path, SHA-256 and size, checkpoint interval, format, creation time
+//   batches     one row per committed batch: version, status (committed | rolled_back), method, hyper-parameters,
+//               per-batch metrics, the tensor file and its SHA-256, the optional checkpoint file and its SHA-256,
+//               and the SHA-256 of the weights and of the state at that version
+//   requests    one row per request: subject, prompt, old and new target, search steps, losses, superseded_by
+//   tensors     per file, each tensor's name, dtype, shape and SHA-256
+//   events      init, rollback (an audit trail)
+//   versions    a view: the committed batches in version order
+
+import Foundation
+import GRDB
+
+enum StoreJournal {
+    static let formatVersion = "1"
+
+    static func migrator() -> DatabaseMigrator {
+        var m = DatabaseMigrator()
+        m.registerMigration("v1") { db in
+            try db.execute(sql: """
+                CREATE TABLE store_info (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL);
+                CREATE TABLE batches (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    version INTEGER NOT NULL CHECK (version >= 1),
+                    status TEXT NOT NULL CHECK (status IN ('committed', 'rolled_back')),
+                    method TEXT NOT NULL,
+                    hyper_parameters TEXT NOT NULL,
+                    created_at TEXT NOT NULL,
+                    request_count INTEGER NOT NULL,
+                    metrics TEXT NOT NULL,
+                    tensor_file TEXT NOT NULL,
+                    tensor_sha256 TEXT NOT NULL,
+                    tensor_bytes INTEGER NOT NULL,
+                    checkpoint_file TEXT,
+                    checkpoint_sha256 TEXT,
+                    weights_sha256 TEXT NOT NULL,
+                    state_sha256 TEXT NOT NULL,
+                    rolled_back_at TEXT);
+                CREATE UNIQUE INDEX batches_committed_version ON batches(version) WHERE status = 'committed';
+                CREATE TABLE requests (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    batch_id INTEGER NOT NULL REFERENCES batches(id),
+                    position INTEGER NOT NULL,
+                    case_id INTEGER,
+                    subject TEXT NOT NULL,
+                    prompt TEXT NOT NULL,
+                    target_true TEXT,
+                    target_new TEXT NOT NULL,
+                    request_key TEXT NOT NULL,
+                    relation_key TEXT NOT NULL,
+                    search_steps INTEGER,
+                    losses TEXT NOT NULL,
+                    superseded_by INTEGER REFERENCES batches(id));
+                CREATE INDEX requests_batch ON requests(batch_id);
+                CREATE INDEX requests_relation ON requests(relation_key);
+                CREATE TABLE tensors (
+                    batch_id INTEGER NOT NULL REFERENCES batches(id),
+                    file_kind TEXT NOT NULL CHECK (file_kind IN ('batch', 'checkpoint')),
+                    name TEXT NOT NULL,
+                    dtype TEXT NOT NULL,
+                    shape TEXT NOT NULL,
+                    sha256 TEXT NOT NULL,
+                    PRIMARY KEY (batch_id, file_kind, name));
+                CREATE TABLE events (id INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, kind TEXT NOT NULL, detail TEXT NOT NULL);
+                CREATE VIEW versions AS
+                    SELECT version, id AS batch_id, created_at, method, request_count, weights_sha256, state_sha256
+                    FROM batches WHERE status = 'committed' ORDER BY version;
+                """)
+        }
+        return m
+    }
+
+    /// Opens (and, when `create`, migrates) the journal at `url`.
+    static func open(_ url: URL, create: Bool, readOnly: Bool) throws -> DatabasePool {
+        var config = Configuration()
+        config.readonly = readOnly
+        config.busyMode = .timeout(10)
+        config.prepareDatabase { db in
+            if !readOnly { try db.execute(sql: "PRAGMA synchronous = FULL") }
+        }
+        do {
+            let pool = try DatabasePool(path: url.path, configuration: config)
+            if create {
+                try migrator().migrate(pool)
+            } else {
+                let ok = try pool.read { db -> Bool in
+                    let batches = try db.tableExists("batches")
+                    let info = try db.tableExists("store_info")
+                    return batches && info
+                }
+                guard ok else { throw EditStoreError.journal(store: url.deletingLastPathComponent().path, reason: "no batches/store_info tables") }
+            }
+            return pool
+        } catch let e as EditStoreError {
+            throw e
+        } catch {
+            throw EditStoreError.journal(store: url.deletingLastPathComponent().path, reason: "\(error)")
+        }
+    }
+
+    static func now() -> String {
+        let f = ISO8601DateFormatter()
+        f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return f.string(from: Date())
+    }
+
+    static func json<T: Encodable>(_ value: T) -> String {
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys]
+        return (try? e.encode(value)).map { String(decoding: $0, as: UTF8.self) } ?? "null"
+    }
+}
+
+/// One batch row as the journal has it.
+public struct BatchRecord: Sendable, Equatable {
+    public var id: Int64
+    public var version: Int
+    public var status: String
+    public var method: String
+    public var hyperParameters: String
+    public var createdAt: String
+    public var requestCount: Int
+    public var metrics: String
+    public var tensorFile: String
+    public var tensorSHA256: String
+    public var tensorBytes: Int
+    public var checkpointFile: String?
+    public var checkpointSHA256: String?
+    public var weightsSHA256: String
+    public var stateSHA256: String
+    public var rolledBackAt: String?
+
+    init(_ r: Row) {
+        id = r["id"]; version = r["version"]; status = r["status"]; method = r["method"]
+        hyperParameters = r["hyper_parameters"]; createdAt = r["created_at"]; requestCount = r["request_count"]
+        metrics = r["metrics"]; tensorFile = r["tensor_file"]; tensorSHA256 = r["tensor_sha256"]; tensorBytes = r["tensor_bytes"]
+        checkpointFile = r["checkpoint_file"]; checkpointSHA256 = r["checkpoint_sha256"]
+        weightsSHA256 = r["weights_sha256"]; stateSHA256 = r["state_sha256"]; rolledBackAt = r["rolled_back_at"]
+    }
+}
+
+/// One request row as the journal has it.
+public struct RequestRecord: Sendable, Equatable {
+    public var batchID: Int64
+    public var version: Int
+    public var active: Bool
+    public var position: Int
+    public var caseID: Int?
+    public var subject: String
+    public var prompt: String
+    public var targetTrue: String?
+    public var targetNew: String
+    public var requestKey: String
+    public var relationKey: String
+    public var searchSteps: Int?
+    public var losses: String
+    public var supersededBy: Int64?
+
+    init(_ r: Row) {
+        batchID = r["batch_id"]; version = r["version"]; active = (r["status"] as String) == "committed"
+        position = r["position"]; caseID = r["case_id"]; subject = r["subject"]; prompt = r["prompt"]
+        targetTrue = r["target_true"]; targetNew = r["target_new"]; requestKey = r["request_key"]
+        relationKey = r["relation_key"]; searchSteps = r["search_steps"]; losses = r["losses"]; supersededBy = r["superseded_by"]
+    }
+}

@@ -1,0 +1,137 @@
+// `emend store …`: create an edit store, read its journal, roll it back, export a version, verify it.
+// `emend edit --store DIR …` (StoreEdit.swift) writes to it.
+
+import ArgumentParser
+import EmendCore
+import EmendEditing
+import EmendModels
+import Foundation
+
+struct StoreCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "store", abstract: "The edit store: a durable, auditable journal of edits with versions, rollback and export.",
+        subcommands: [StoreInit.self, StoreLog.self, StoreShow.self, StoreRollback.self, StoreExport.self, StoreVerify.self])
+}
+
+struct StoreInit: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "init", abstract: "Create a store bound to a base model (path and SHA-256).")
+    @Argument(help: "The store folder (created).") var dir: String
+    @OptionGroup var modelOption: ModelOption
+    @Option(name: .customLong("checkpoint-every"), help: "Write a full checkpoint every N versions.") var checkpointEvery = 10
+
+    func validate() throws { guard checkpointEvery > 0 else { throw ValidationError("--checkpoint-every must be positive") } }
+
+    func run() throws {
+        let source = try ModelSource.resolve(modelOption.model)
+        let store = try EditStore.create(at: URL(fileURLWithPath: dir), baseModel: source.url, checkpointEvery: checkpointEvery)
+        let info = try store.info()
+        print("created store \(dir): base \(info["base_model_path"] ?? "?") sha256 \(info["base_model_sha256"] ?? "?"), checkpoint every \(checkpointEvery) versions")
+    }
+}
+
+struct StoreLog: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "log", abstract: "List the versions and their requests.")
+    @Argument(help: "The store folder.") var dir: String
+    @Option(help: "Only requests whose subject contains this text (any case).") var subject: String?
+    @Flag(name: .customLong("all"), help: "Include rolled-back batches.") var includeRolledBack = false
+
+    func run() throws {
+        let store = try EditStore.open(at: URL(fileURLWithPath: dir), writer: false)
+        let batches = try store.batches(includeRolledBack: includeRolledBack)
+        let requests = Dictionary(grouping: try store.requests(subject: subject, includeRolledBack: includeRolledBack), by: \.batchID)
+        print("head: version \(try store.head())")
+        for b in batches {
+            let rs = requests[b.id] ?? []
+            if subject != nil, rs.isEmpty { continue }
+            let status = b.status == "committed" ? "" : " [rolled back \(b.rolledBackAt ?? "")]"
+            print("version \(b.version)\(status)  \(b.createdAt)  \(b.method)  \(b.requestCount) requests\(b.checkpointFile != nil ? "  checkpoint" : "")")
+            for r in rs {
+                let steps = r.searchSteps.map { " (\($0) steps)" } ?? ""
+                let sup = r.supersededBy.map { " [superseded by batch \($0)]" } ?? ""
+                print("  \(r.prompt.replacingOccurrences(of: "{}", with: r.subject)): \(r.targetTrue ?? "?") → \(r.targetNew)\(steps)\(sup)")
+            }
+        }
+    }
+}
+
+struct StoreShow: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "show", abstract: "Show one version: its batch, requests, metrics and files.")
+    @Argument(help: "The store folder.") var dir: String
+    @Argument(help: "The version (0: the base model).") var version: Int = -1
+
+    func run() throws {
+        let store = try EditStore.open(at: URL(fileURLWithPath: dir), writer: false)
+        let info = try store.info()
+        let head = try store.head()
+        let v = version < 0 ? head : version
+        print("store \(dir): base \(info["base_model_path"] ?? "?") sha256 \(info["base_model_sha256"] ?? "?"); head version \(head)")
+        guard v > 0 else { print("version 0: the base model"); return }
+        guard let b = try store.batches().first(where: { $0.version == v }) else {
+            throw EditStoreError.noSuchVersion(store: dir, version: v, head: head)
+        }
+        print("version \(b.version) (batch \(b.id)), \(b.createdAt), method \(b.method), \(b.requestCount) requests")
+        print("tensors: \(b.tensorFile) (\(b.tensorBytes) bytes, sha256 \(b.tensorSHA256))")
+        if let c = b.checkpointFile { print("checkpoint: \(c) (sha256 \(b.checkpointSHA256 ?? "?"))") }
+        print("weights sha256 \(b.weightsSHA256); state sha256 \(b.stateSHA256)")
+        print("metrics: \(b.metrics)")
+        print("hyper-parameters: \(b.hyperParameters)")
+        for r in try store.requests().filter({ $0.batchID == b.id }) {
+            print("  [\(r.position)] case \(r.caseID.map(String.init) ?? "-"): \(r.prompt.replacingOccurrences(of: "{}", with: r.subject)): \(r.targetTrue ?? "?") → \(r.targetNew); steps \(r.searchSteps.map(String.init) ?? "-"), losses \(r.losses)")
+        }
+    }
+}
+
+struct StoreRollback: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "rollback",
+        abstract: "Make VERSION the head (exact); later batches are kept in the journal as rolled back.")
+    @Argument(help: "The store folder.") var dir: String
+    @Argument(help: "The version to return to (0: the base model).") var version: Int
+
+    func run() throws {
+        let store = try EditStore.open(at: URL(fileURLWithPath: dir), writer: true)
+        let from = try store.head()
+        try store.rollback(to: version)
+        print("rolled back \(dir) from version \(from) to \(version)")
+    }
+}
+
+enum StoreExportFormat: String, ExpressibleByArgument, CaseIterable { case gguf, safetensors }
+
+struct StoreExport: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "export", abstract: "Write a version of the edited model as GGUF or safetensors.")
+    @Argument(help: "The store folder.") var dir: String
+    @Option(help: "gguf (a copy of the base GGUF with the edited tensors replaced) or safetensors (a Hugging Face folder).") var format: StoreExportFormat
+    @Option(help: "The output .gguf file or folder.") var out: String
+    @Option(help: "The version (default: the head).") var version: Int?
+    @Option(help: "The base model (default: the path recorded by `store init`).") var model: String?
+
+    func run() throws {
+        let store = try EditStore.open(at: URL(fileURLWithPath: dir), writer: false)
+        let recorded = try store.info()["base_model_path"]
+        let base = model ?? recorded ?? "smollm2"
+        let loaded = try LoadedModel.load(base)
+        try store.checkBaseModel(loaded.source.url)
+        let v = try version ?? store.head()
+        let report = try store.export(version: v, base: loaded.model, to: URL(fileURLWithPath: out),
+                                      format: format == .gguf ? .gguf : .safetensors)
+        print("exported version \(v) to \(out) (\(report.files.count) file(s), \(report.writtenTensors.count) tensors written)")
+    }
+}
+
+struct StoreVerify: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "verify",
+        abstract: "Check the store: base model and file checksums, journal-tensor consistency, every version rebuilt.")
+    @Argument(help: "The store folder.") var dir: String
+    @Option(help: "The base model (default: the path recorded by `store init`).") var model: String?
+
+    func run() throws {
+        let store = try EditStore.open(at: URL(fileURLWithPath: dir), writer: false)
+        let r = try store.verify(baseModel: try model.map { try ModelSource.resolve($0).url })
+        print("head version \(r.head); \(r.batchesChecked) batches, \(r.filesChecked) files checked, \(r.versionsRebuilt) versions rebuilt")
+        for n in r.notes { print("note: \(n)") }
+        if !r.strayFiles.isEmpty { print("stray files (from an interrupted commit; the next writer removes them): \(r.strayFiles.joined(separator: ", "))") }
+        if r.ok { print("ok"); return }
+        for p in r.problems { print("problem: \(p)") }
+        throw ExitCode.failure
+    }
+}

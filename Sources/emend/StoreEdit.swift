@@ -1,0 +1,55 @@
+// `emend edit --store DIR …`: the edit command going through an edit store. Re-running the same command after an
+// interruption resumes it: committed requests are skipped, an interrupted batch is redone, and the result equals
+// an uninterrupted run.
+
+import ArgumentParser
+import EmendCore
+import EmendEditing
+import EmendModels
+import Foundation
+
+enum OnDuplicate: String, ExpressibleByArgument, CaseIterable { case refuse, replace, keepBoth = "keep-both", skip }
+
+extension EditCommand {
+    func runWithStore(_ dir: String) throws {
+        var reqs = try EditRequest.load(from: URL(fileURLWithPath: requests))
+        if let l = limit { reqs = Array(reqs.prefix(l)) }
+        let store = try EditStore.open(at: URL(fileURLWithPath: dir), writer: true, faults: .fromEnvironment())
+        let loaded = try LoadedModel.load(modelOption.model)
+        try store.checkBaseModel(loaded.source.url)
+        try store.checkFiles()
+        var snapshot = try store.snapshot()
+        let policy = DuplicatePolicy(rawValue: onDuplicate.rawValue) ?? .refuse
+        let plan = try store.plan(reqs, policy: policy)
+        if !plan.duplicates.isEmpty { note("\(plan.duplicates.count) request(s) re-edit a subject and relation (--on-duplicate \(policy.rawValue))") }
+        note("store \(dir): head version \(snapshot.version); \(plan.alreadyCommitted) of \(reqs.count) requests already committed, \(plan.pending.count) to edit")
+        guard !plan.pending.isEmpty else { print("nothing to do: every request is already in the store (version \(snapshot.version))"); return }
+        let p = try EditPreset.named(preset ?? EditingSession.defaultPresetName(method: method.rawValue, model: loaded.model))
+        note("preset \(p.name): layers \(p.layers), rule \(p.rule.name)")
+        let bar = ProgressBar("statistics")
+        var editor = try EditingSession.makeEditor(loaded, preset: p, corpus: corpus.map { URL(fileURLWithPath: $0) }) { _, d, t in bar.update(d, t) }
+        try editor.validate(plan.pending, file: requests)
+        if snapshot.version > 0 { editor = try editor.resumed(at: snapshot) }
+        if let last = try store.batches().last, last.method != p.rule.name || last.hyperParameters != storeHyperParameters(p) {
+            note("note: version \(last.version) was edited with \(last.method) and other hyper-parameters than preset \(p.name); continuing with \(p.name)")
+        }
+        let pending = plan.pending
+        let batches = stride(from: 0, to: pending.count, by: batchSize).map { Array(pending[$0..<min($0 + batchSize, pending.count)]) }
+        for (i, b) in batches.enumerated() {
+            let t0 = Date()
+            let batch = try editor.applyForStore(b, file: requests, supersedes: policy == .replace)
+            let t1 = Date()
+            snapshot = try store.commit(batch, after: snapshot)
+            let t2 = Date()
+            print(String(format: "version %d (batch %d/%d): %d facts, %.1f steps/fact, edit %.2fs, commit %.3fs",
+                         snapshot.version, i + 1, batches.count, b.count, batch.metrics["mean_search_steps"] ?? 0,
+                         t1.timeIntervalSince(t0), t2.timeIntervalSince(t1)))
+        }
+        print("store \(dir) at version \(snapshot.version)")
+        if let out {
+            let format: ExportFormat = out.hasSuffix(".gguf") ? .gguf : .safetensors
+            _ = try editor.model.export(to: URL(fileURLWithPath: out), format: format)
+            print("wrote \(out)")
+        }
+    }
+}
