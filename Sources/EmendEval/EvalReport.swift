@@ -15,6 +15,8 @@ public enum EvalDataset: String, Codable, Sendable, CaseIterable {
     case wikitext
     /// Free generation: MQuAKE multi-hop accuracy; the chat check on CounterFact questions; generation entropy.
     case mquake, chat, entropy
+    /// Model health of an edited model against its original (`--original`).
+    case health
 
     /// The downstream tasks this dataset runs (empty for the others).
     public var downstreamTasks: [DownstreamTask] {
@@ -45,6 +47,8 @@ public struct EvalReport: Sendable, Equatable, Codable {
     /// Set for `.entropy`: mean weighted n-gram entropy ×100, and the number of generated texts.
     public var generationEntropy: Double?
     public var generatedTexts: Int?
+    /// Set for `.health`.
+    public var health: HealthReport?
 
     public init(model: String, dataset: EvalDataset, dataFile: String, firstRecord: Int, lastRecord: Int, seconds: Double,
                 counterfact: CounterFactScores? = nil, zsre: ZsREScores? = nil) {
@@ -100,6 +104,7 @@ public struct EvalReport: Sendable, Equatable, Codable {
         if let g = generationEntropy {
             lines.append(String(format: "generation entropy (×100): %.2f over %d texts", g, generatedTexts ?? 0))
         }
+        if let h = health { lines += h.lines() }
         if let z = zsre {
             lines += [row(["", "efficacy", "general.", "specific."]),
                       row(["token acc", f(z.efficacy), f(z.generalization), f(z.specificity)]),

@@ -18,6 +18,9 @@ public struct EvalOptions: Sendable {
     public var topK = 5
     public var generationLength = 100
     public var tokensPerPass = 2048
+    /// Health: the unedited model, and the corpus text for the residual share (WikiText lines).
+    public var original: LoadedModel? = nil
+    public var corpus: URL? = nil
     public init() {}
 }
 
@@ -26,7 +29,7 @@ public enum EvalRuns {
     public static func defaultPath(_ d: EvalDataset, dataRoot: URL) -> URL {
         let p: String
         switch d {
-        case .counterfact, .entropy: p = "counterfact_easyedit/counterfact-edit.json"
+        case .counterfact, .entropy, .health: p = "counterfact_easyedit/counterfact-edit.json"
         case .zsre: p = "zsre/zsre_mend_eval_portability_gpt4.json"
         case .knowedit: p = "knowedit/ZsRE-test-all.json"
         case .sst2, .mrpc, .cola, .rte, .nli, .mmlu, .downstream: p = "."
@@ -35,6 +38,16 @@ public enum EvalRuns {
         case .chat: p = "counterfact_easyedit/counterfact_qna.json"
         }
         return p == "." ? dataRoot : dataRoot.appendingPathComponent(p)
+    }
+
+    /// Edit records: the ROME CounterFact form through `CounterFactData` (every record checked, bad ones listed),
+    /// the flat and zsRE forms through `EditRequest.load`.
+    public static func editRecords(_ url: URL) throws -> [EditRequest] {
+        let values = try RecordFile.objects(try RecordFile.data(url), file: url.path)
+        if (values.first as? [String: Any])?["requested_rewrite"] is [String: Any] {
+            return try CounterFactData.loadROME(url).map(\.request)
+        }
+        return try EditRequest.load(from: url)
     }
 
     /// The records `range` of `all` (all of them when nil), or `.recordsOutOfRange`.
@@ -56,7 +69,7 @@ public enum EvalRuns {
         var report: EvalReport
         switch dataset {
         case .counterfact, .zsre:
-            let (reqs, first) = try select(try EditRequest.load(from: data), records, file: file)
+            let (reqs, first) = try select(try editRecords(data), records, file: file)
             return try EvalReport.run(model, modelName: modelName, dataset: dataset, requests: reqs, dataFile: file,
                                       firstRecord: first, tokensPerPass: options.tokensPerPass) { progress?("queries", $0, $1) }
         case .knowedit:
@@ -91,8 +104,20 @@ public enum EvalRuns {
             report = EvalReport(model: modelName, dataset: dataset, dataFile: file, firstRecord: first,
                                 lastRecord: first + qs.count - 1, seconds: 0)
             report.answers = QuestionAnswering.chatCheck(model, items: items, maxTokens: options.maxNewTokens) { progress?("questions", $0, $1) }
+        case .health:
+            guard let original = options.original else {
+                throw EmendEvalError.invalidSetting(field: "original", expected: "the unedited model (--original)", got: "none")
+            }
+            let (reqs, first) = try select(try editRecords(data), records, file: file)
+            let corpusFile = options.corpus ?? data.deletingLastPathComponent().deletingLastPathComponent()
+                .appendingPathComponent("wikitext2_raw/wiki.test.raw")
+            let corpus = try HealthReport.corpus(corpusFile, tokenizer: original.tokenizer)
+            report = EvalReport(model: modelName, dataset: dataset, dataFile: file, firstRecord: first,
+                                lastRecord: first + reqs.count - 1, seconds: 0)
+            report.health = try HealthReport.measure(edited: model, original: original, corpus: corpus, requests: reqs,
+                                                     tokensPerPass: options.tokensPerPass)
         case .entropy:
-            let (reqs, first) = try select(try EditRequest.load(from: data), records, file: file)
+            let (reqs, first) = try select(try editRecords(data), records, file: file)
             // The record's generation prompts; the flat form has none, so its prompt and paraphrases stand in.
             let prompts = reqs.flatMap { r in r.generationPrompts.isEmpty ? [r.filledPrompt] + r.paraphrasePrompts : r.generationPrompts }
             var texts: [String] = []

@@ -28,7 +28,8 @@ struct EvalCommand: ParsableCommand {
         abstract: "Score a model on edit records, downstream probes, perplexity or free-generation checks.")
 
     @OptionGroup var modelOption: ModelOption
-    @Option(help: "The benchmark: \(EvalDataset.allCases.map(\.rawValue).joined(separator: ", ")).") var dataset: EvalDataset
+    @Option(help: "The benchmark.") var dataset: EvalDataset
+    @Option(help: "Health: the unedited model to compare with (name, .gguf or HF folder).") var original: String?
     @Option(help: "Records file; for downstream tasks the data folder holding glue_subsets/ (default: ../shared/data beside the repository, when present).")
     var data: String?
     @Option(help: "Inclusive record range, e.g. 0..199 (default: all records).") var records: RecordRange?
@@ -49,6 +50,7 @@ struct EvalCommand: ParsableCommand {
         guard window > 1, stride > 0, stride <= window else { throw ValidationError("--window > 1 and 0 < --stride <= --window") }
         if let m = maxTokens, m < 2 { throw ValidationError("--max-tokens must be at least 2") }
         guard maxNewTokens > 0, topK >= 0 else { throw ValidationError("--max-new-tokens must be positive, --top-k >= 0") }
+        if dataset == .health, original == nil { throw ValidationError("--dataset health needs --original") }
         if data == nil, Self.defaultDataFile(dataset) == nil {
             throw ValidationError("--data is required: no default \(dataset.rawValue) data at \(Self.defaultDataPath(dataset).path)")
         }
@@ -78,6 +80,10 @@ struct EvalCommand: ParsableCommand {
         options.itemsPerTask = items; options.shots = shots; options.seed = seed
         options.window = window; options.stride = stride; options.maxTokens = maxTokens
         options.maxNewTokens = maxNewTokens; options.topK = topK; options.tokensPerPass = tokensPerPass
+        if let o = original {
+            options.original = try LoadedModel.load(o)
+            options.corpus = Self.sharedRoot.appendingPathComponent("data/wikitext2_raw/wiki.test.raw")
+        }
         let loaded = try LoadedModel.load(modelOption.model)
         let bar = ProgressBar("eval")
         let report = try EvalRuns.run(dataset, model: loaded, modelName: modelOption.model, data: url, records: records?.range,
