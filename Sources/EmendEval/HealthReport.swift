@@ -60,8 +60,8 @@ public struct HealthReport: Sendable, Equatable, Codable {
     public static func corpus(_ url: URL, tokenizer: BPETokenizer, count: Int = 16, length: Int = 128) throws -> [[Int]] {
         let text = String(decoding: try RecordFile.data(url), as: UTF8.self)
         var out: [[Int]] = []
-        for line in text.split(separator: "\n") where out.count < count {
-            let s = line.trimmingCharacters(in: .whitespaces)
+        for line in linesSplitAtLF(text) where out.count < count {   // CRLF-safe (see Perplexity)
+            let s = line.trimmingCharacters(in: .whitespacesAndNewlines)
             if s.hasPrefix("=") { continue }
             let ids = tokenizer.encode(s, parseSpecial: false)
             if ids.count >= length { out.append(Array(ids.prefix(length))) }

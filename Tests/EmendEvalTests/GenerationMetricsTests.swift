@@ -56,6 +56,11 @@ final class GenerationMetricsTests: XCTestCase {
         let enc: (String) -> [Int] = { $0.unicodeScalars.map { Int($0.value) } }
         XCTAssertEqual(Perplexity.tokens(of: text, encode: enc, maxTokens: nil, linesPerBlock: 2), enc(text))
         XCTAssertEqual(Perplexity.tokens(of: text, encode: enc, maxTokens: 5, linesPerBlock: 1), Array(enc(text).prefix(5)))
+        // CRLF line ends (WikiText-2 raw): blocks still split at lines and rejoin to the same text.
+        let crlf = "a b\r\nc\r\n\r\nd\r\n"
+        var blocks: [String] = []
+        XCTAssertEqual(Perplexity.tokens(of: crlf, encode: { blocks.append($0); return enc($0) }, maxTokens: nil, linesPerBlock: 1), enc(crlf))
+        XCTAssertEqual(blocks.count, 5)
     }
 
     /// "a b a b": bigrams ab, ba, ab → H₂ = H(2/3, 1/3) = log₂3 − 2/3; trigrams aba, bab → H₃ = 1;

@@ -154,6 +154,12 @@ struct RecordFields {
 
 // MARK: - Helpers
 
+/// The lines of a text split at every LF scalar, CR kept (a "\r\n" pair is one Character, so splitting by
+/// Character would not see it; WikiText-2 raw has CRLF ends). Joining with "\n" gives the text back exactly.
+func linesSplitAtLF(_ text: String) -> [String] {
+    text.unicodeScalars.split(separator: "\n", omittingEmptySubsequences: false).map { String(String.UnicodeScalarView($0)) }
+}
+
 /// A short description of a JSON value's type, for messages.
 func describe(_ v: Any) -> String {
     switch v {

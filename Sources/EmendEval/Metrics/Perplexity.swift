@@ -36,7 +36,7 @@ public enum Perplexity {
 
     static func tokens(of text: String, encode: (String) -> [Int], maxTokens: Int?, linesPerBlock: Int) -> [Int] {
         var ids: [Int] = []
-        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        let lines = linesSplitAtLF(text)
         var i = 0
         while i < lines.count {
             let j = min(lines.count, i + max(1, linesPerBlock))
