@@ -120,12 +120,8 @@ public enum EvalRuns {
             let (reqs, first) = try select(try editRecords(data), records, file: file)
             // The record's generation prompts; the flat form has none, so its prompt and paraphrases stand in.
             let prompts = reqs.flatMap { r in r.generationPrompts.isEmpty ? [r.filledPrompt] + r.paraphrasePrompts : r.generationPrompts }
-            var texts: [String] = []
-            for (i, p) in prompts.enumerated() {
-                texts += GenerationEntropy.generate(model, prompts: [p], maxLength: options.generationLength, topK: options.topK,
-                                                    seed: options.seed &+ UInt64(i))
-                progress?("texts", i + 1, prompts.count)
-            }
+            let texts = GenerationEntropy.generate(model, prompts: prompts, maxLength: options.generationLength, topK: options.topK,
+                                                   seed: options.seed) { progress?("texts", $0, $1) }
             report = EvalReport(model: modelName, dataset: dataset, dataFile: file, firstRecord: first,
                                 lastRecord: first + reqs.count - 1, seconds: 0)
             report.generationEntropy = GenerationEntropy.score(texts)

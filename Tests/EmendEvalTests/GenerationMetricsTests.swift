@@ -1,6 +1,7 @@
 import XCTest
 import EmendCore
 import EmendModels
+import EmendTestSupport
 @testable import EmendEval
 
 /// Perplexity windows and values, generation entropy, word tokens and answer matching, against hand-worked
@@ -97,5 +98,20 @@ final class GenerationMetricsTests: XCTestCase {
         let s = QuestionAnswering.score(groups: [[0, 1], [2]], items: items, answers: ["Rome.", "It is Paris", "Bergen"])
         XCTAssertEqual(s.items, 2)
         XCTAssertEqual(s.newRate, 50); XCTAssertEqual(s.oldRate, 100)
+    }
+
+    /// On SmolLM2 (skipped when not installed): batched greedy generation with a total-length budget per prompt
+    /// gives, for each prompt, the prompt plus exactly what `complete` generates for it alone with its own
+    /// budget (maxLength − prompt tokens).
+    func testBatchedGenerationRespectsEachBudget() throws {
+        guard TestPaths.exists(TestPaths.defaultModel) else { throw XCTSkip("no \(TestPaths.defaultModel.path)") }
+        let m = try LoadedModel.load(TestPaths.defaultModel.path)
+        let prompts = ["The capital of France is", "Water boils at", "My favourite book about the history of Rome is"]
+        let maxLength = 12
+        let got = GenerationEntropy.generate(m, prompts: prompts, maxLength: maxLength, topK: 0, batchSize: 3)
+        for (p, text) in zip(prompts, got) {
+            let budget = maxLength - m.promptIDs(p, chat: false).count
+            XCTAssertEqual(text, p + (m.complete([p], maxTokens: budget).first ?? "?"), p)
+        }
     }
 }

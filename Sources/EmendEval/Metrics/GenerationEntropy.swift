@@ -35,14 +35,27 @@ public enum GenerationEntropy {
     }
 
     /// Generates from each prompt (top-k sampling with `topK` > 0, else greedy) up to `maxLength` tokens in all
-    /// (prompt included, as the harness's `max_out_len`), and returns prompt + continuation texts.
+    /// (prompt included, as the harness's `max_out_len`), and returns prompt + continuation texts. Prompts run
+    /// `batchSize` at a time; one seeded generator per batch, so texts depend on the seed and the batching.
     public static func generate(_ model: LoadedModel, prompts: [String], maxLength: Int = 100, topK: Int = 5,
-                                seed: UInt64 = 0) -> [String] {
-        prompts.enumerated().map { i, p in
-            let n = model.promptIDs(p, chat: false).count
-            let opts = topK > 0 ? SamplingOptions(temperature: 1, topK: topK, seed: seed &+ UInt64(i)) : SamplingOptions.greedy
-            return p + (model.complete([p], maxTokens: max(1, maxLength - n), options: opts).first ?? "")
+                                seed: UInt64 = 0, batchSize: Int = 8, progress: ((Int, Int) -> Void)? = nil) -> [String] {
+        var opts = topK > 0 ? SamplingOptions(temperature: 1, topK: topK, seed: seed) : SamplingOptions.greedy
+        if let eos = model.tokenizer.eosTokenId { opts.stopTokens.insert(eos) }
+        var out: [String] = []
+        var start = 0
+        while start < prompts.count {
+            let end = min(prompts.count, start + max(1, batchSize))
+            let ids = prompts[start..<end].map { model.promptIDs($0, chat: false) }
+            let budgets = ids.map { max(1, maxLength - $0.count) }
+            opts.seed = seed &+ UInt64(start)
+            let gen = model.model.generate(ids, maxTokens: budgets.max() ?? 1, options: opts)
+            for (j, g) in gen.enumerated() {
+                out.append(prompts[start + j] + model.tokenizer.decode(Array(g.prefix(budgets[j])), skipSpecial: true))
+            }
+            start = end
+            progress?(start, prompts.count)
         }
+        return out
     }
 
     // MARK: - Word tokens
