@@ -9,6 +9,12 @@ public enum EmendEvalError: Error, CustomStringConvertible, Sendable {
     case scorerMismatch(expected: String, got: String)
     /// A record range outside the data.
     case recordsOutOfRange(file: String, range: ClosedRange<Int>, count: Int)
+    /// A data file that cannot be read or parsed as a whole.
+    case unreadableData(file: String, reason: String)
+    /// Records that fail validation: every bad record with its index (the first few are spelled out).
+    case badRecords(file: String, problems: [RecordProblem], total: Int)
+    /// A setting outside its allowed values.
+    case invalidSetting(field: String, expected: String, got: String)
 
     public var description: String {
         switch self {
@@ -21,6 +27,30 @@ public enum EmendEvalError: Error, CustomStringConvertible, Sendable {
             return "the scorer returned \(got), expected \(expected)"
         case let .recordsOutOfRange(file, range, count):
             return "\(file): records \(range.lowerBound)..\(range.upperBound) are out of range, expected within 0..\(count - 1)"
+        case let .unreadableData(file, reason):
+            return "\(file): cannot be read (\(reason))"
+        case let .badRecords(file, problems, total):
+            let shown = problems.prefix(5).map { "record \($0.record): field '\($0.field)' is \($0.got), expected \($0.expected)" }
+            let bad = Set(problems.map(\.record)).count
+            return "\(file): \(bad) of \(total) records are malformed: " + shown.joined(separator: "; ")
+                + (problems.count > shown.count ? "; … (\(problems.count - shown.count) more problems)" : "")
+                + " (records listed by index; nothing was evaluated)"
+        case let .invalidSetting(field, expected, got):
+            return "setting '\(field)' is \(got), expected \(expected)"
         }
+    }
+}
+
+/// One failed check on one record of a data file.
+public struct RecordProblem: Sendable, Equatable, Codable {
+    /// The record's index in the file (0-based, in file order).
+    public var record: Int
+    /// The field, as a JSON path ("requested_rewrite.target_new.str") or a CSV column.
+    public var field: String
+    public var expected: String
+    public var got: String
+
+    public init(record: Int, field: String, expected: String, got: String) {
+        self.record = record; self.field = field; self.expected = expected; self.got = got
     }
 }

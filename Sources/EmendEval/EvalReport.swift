@@ -7,7 +7,22 @@ import Foundation
 
 /// The benchmarks `emend eval` runs.
 public enum EvalDataset: String, Codable, Sendable, CaseIterable {
-    case counterfact, zsre
+    /// Edit metrics (teacher forced): CounterFact ES/PS/NS/S; zsRE (MEND form) and KnowEdit ZsRE token accuracy.
+    case counterfact, zsre, knowedit
+    /// Downstream probes: one task, or all six (`downstream`).
+    case sst2, mrpc, cola, rte, nli, mmlu, downstream
+    /// Perplexity on WikiText-2 (raw test split).
+    case wikitext
+    /// Free generation: MQuAKE multi-hop accuracy; the chat check on CounterFact questions; generation entropy.
+    case mquake, chat, entropy
+    /// Model health of an edited model against its original (`--original`).
+    case health
+
+    /// The downstream tasks this dataset runs (empty for the others).
+    public var downstreamTasks: [DownstreamTask] {
+        if self == .downstream { return DownstreamTask.allCases }
+        return DownstreamTask(rawValue: rawValue).map { [$0] } ?? []
+    }
 }
 
 /// One evaluation run, with its scores.
@@ -21,8 +36,19 @@ public struct EvalReport: Sendable, Equatable, Codable {
     public var recordsPerSecond: Double
     /// Set for `.counterfact`.
     public var counterfact: CounterFactScores?
-    /// Set for `.zsre`.
+    /// Set for `.zsre` and `.knowedit`.
     public var zsre: ZsREScores?
+    /// Set for the downstream tasks: [generate, loglik] per task.
+    public var downstream: [DownstreamScore]?
+    /// Set for `.wikitext`.
+    public var perplexity: PerplexityResult?
+    /// Set for `.mquake` and `.chat`.
+    public var answers: AnswerCheckScores?
+    /// Set for `.entropy`: mean weighted n-gram entropy ×100, and the number of generated texts.
+    public var generationEntropy: Double?
+    public var generatedTexts: Int?
+    /// Set for `.health`.
+    public var health: HealthReport?
 
     public init(model: String, dataset: EvalDataset, dataFile: String, firstRecord: Int, lastRecord: Int, seconds: Double,
                 counterfact: CounterFactScores? = nil, zsre: ZsREScores? = nil) {
@@ -57,6 +83,28 @@ public struct EvalReport: Sendable, Equatable, Codable {
                       "ES as P(new) > P(true): \(f(s.ES_prob)) (identical to ES by construction)",
                       "records with paraphrases: \(s.paraphraseRecords), with neighbourhood prompts: \(s.neighborhoodRecords)"]
         }
+        if let d = downstream {
+            lines += [row(["task", "mode", "items", "acc", "F1", "MCC", "invalid"])]
+            for x in d {
+                lines.append(row([x.task, x.mode, "\(x.items)", f(100 * x.accuracy), f(100 * x.f1), f(100 * x.mcc), "\(x.invalid)"]))
+            }
+            for mode in ["generate", "loglik"] where d.count > 2 {
+                lines.append(row(["mean F1", mode, "", "", f(100 * d.meanF1(mode: mode)), "", ""]))
+            }
+        }
+        if let p = perplexity {
+            lines.append(String(format: "perplexity %.3f (mean NLL %.4f nats) over %d scored of %d tokens; window %d, stride %d",
+                                p.perplexity, p.meanNLL, p.scoredTokens, p.totalTokens, p.window, p.stride))
+        }
+        if let a = answers {
+            lines.append(String(format: "answers naming the new target: %.2f %%, the old target: %.2f %% (%d items)",
+                                a.newRate, a.oldRate, a.items))
+            lines += a.examples.map { "  " + $0.replacingOccurrences(of: "\n", with: " ") }
+        }
+        if let g = generationEntropy {
+            lines.append(String(format: "generation entropy (×100): %.2f over %d texts", g, generatedTexts ?? 0))
+        }
+        if let h = health { lines += h.lines() }
         if let z = zsre {
             lines += [row(["", "efficacy", "general.", "specific."]),
                       row(["token acc", f(z.efficacy), f(z.generalization), f(z.specificity)]),
@@ -80,8 +128,11 @@ extension EvalReport {
         switch dataset {
         case .counterfact:
             report.counterfact = try CounterFactMetrics.evaluate(requests, scorer: scorer, file: dataFile, progress: progress)
-        case .zsre:
+        case .zsre, .knowedit:
             report.zsre = try ZsREMetrics.evaluate(requests, scorer: scorer, file: dataFile, progress: progress)
+        default:
+            throw EmendEvalError.invalidSetting(field: "dataset", expected: "counterfact, zsre or knowedit for edit records",
+                                                got: dataset.rawValue)
         }
         let seconds = Date().timeIntervalSince(t0)
         report.seconds = seconds

@@ -1,4 +1,5 @@
-// `emend eval`: score a model on CounterFact or zsRE edit records (ES/PS/NS/S; zsRE token accuracy).
+// `emend eval`: score a model on edit records (CounterFact ES/PS/NS/S; zsRE / KnowEdit token accuracy), the downstream
+// probes, WikiText perplexity, MQuAKE multi-hop questions, the chat check or generation entropy (see EmendEval's EvalRuns).
 
 import ArgumentParser
 import EmendEditing
@@ -24,19 +25,34 @@ struct RecordRange: ExpressibleByArgument {
 
 struct EvalCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "eval",
-        abstract: "Score a model on CounterFact (ES, PS, NS, S) or zsRE (token accuracy) edit records.")
+        abstract: "Score a model on edit records, downstream probes, perplexity or free-generation checks.")
 
     @OptionGroup var modelOption: ModelOption
-    @Option(help: "The benchmark: counterfact or zsre.") var dataset: EvalDataset
-    @Option(help: "Records file (default: the copy in ../shared/data beside the repository, when present).") var data: String?
+    @Option(help: "The benchmark.") var dataset: EvalDataset
+    @Option(help: "Health: the unedited model to compare with (name, .gguf or HF folder).") var original: String?
+    @Option(help: "Records file; for downstream tasks the data folder holding glue_subsets/ (default: ../shared/data beside the repository, when present).")
+    var data: String?
     @Option(help: "Inclusive record range, e.g. 0..199 (default: all records).") var records: RecordRange?
     @Option(name: .customLong("tokens-per-pass"), help: "Rows per forward pass.") var tokensPerPass = 2048
+    @Option(help: "Downstream: test items per task.") var items = 100
+    @Option(help: "Downstream: few-shot examples (0-10).") var shots = 0
+    @Option(help: "Downstream: 0 takes the harness's first items; another seed a seeded draw. Entropy: sampling seed.") var seed: UInt64 = 0
+    @Option(help: "Perplexity: window in tokens.") var window = 1024
+    @Option(help: "Perplexity: stride in tokens.") var stride = 512
+    @Option(name: .customLong("max-tokens"), help: "Perplexity: read at most this many tokens of the text.") var maxTokens: Int?
+    @Option(name: .customLong("max-new-tokens"), help: "Chat / MQuAKE: new tokens per answer.") var maxNewTokens = 24
+    @Option(name: .customLong("top-k"), help: "Entropy: top-k sampling (0 = greedy).") var topK = 5
     @Flag(help: "Print the report as JSON.") var json = false
 
     func validate() throws {
         guard tokensPerPass > 0 else { throw ValidationError("--tokens-per-pass must be positive") }
+        guard items > 0, (0...10).contains(shots) else { throw ValidationError("--items must be positive and --shots in 0...10") }
+        guard window > 1, stride > 0, stride <= window else { throw ValidationError("--window > 1 and 0 < --stride <= --window") }
+        if let m = maxTokens, m < 2 { throw ValidationError("--max-tokens must be at least 2") }
+        guard maxNewTokens > 0, topK >= 0 else { throw ValidationError("--max-new-tokens must be positive, --top-k >= 0") }
+        if dataset == .health, original == nil { throw ValidationError("--dataset health needs --original") }
         if data == nil, Self.defaultDataFile(dataset) == nil {
-            throw ValidationError("--data is required: no default \(dataset.rawValue) file at \(Self.defaultDataPath(dataset).path)")
+            throw ValidationError("--data is required: no default \(dataset.rawValue) data at \(Self.defaultDataPath(dataset).path)")
         }
     }
 
@@ -48,10 +64,7 @@ struct EvalCommand: ParsableCommand {
     }
 
     static func defaultDataPath(_ d: EvalDataset) -> URL {
-        switch d {
-        case .counterfact: return sharedRoot.appendingPathComponent("data/counterfact_easyedit/counterfact-edit.json")
-        case .zsre: return sharedRoot.appendingPathComponent("data/zsre/zsre_mend_eval_portability_gpt4.json")
-        }
+        EvalRuns.defaultPath(d, dataRoot: sharedRoot.appendingPathComponent("data"))
     }
 
     static func defaultDataFile(_ d: EvalDataset) -> URL? {
@@ -63,17 +76,18 @@ struct EvalCommand: ParsableCommand {
         guard let url = data.map({ URL(fileURLWithPath: $0) }) ?? Self.defaultDataFile(dataset) else {
             throw ValidationError("--data is required")
         }
-        let all = try EditRequest.load(from: url)
-        let range = records?.range ?? 0...max(0, all.count - 1)
-        guard !all.isEmpty, range.upperBound < all.count else {
-            throw EmendEvalError.recordsOutOfRange(file: url.path, range: range, count: all.count)
+        var options = EvalOptions()
+        options.itemsPerTask = items; options.shots = shots; options.seed = seed
+        options.window = window; options.stride = stride; options.maxTokens = maxTokens
+        options.maxNewTokens = maxNewTokens; options.topK = topK; options.tokensPerPass = tokensPerPass
+        if let o = original {
+            options.original = try LoadedModel.load(o)
+            options.corpus = Self.sharedRoot.appendingPathComponent("data/wikitext2_raw/wiki.test.raw")
         }
         let loaded = try LoadedModel.load(modelOption.model)
         let bar = ProgressBar("eval")
-        let report = try EvalReport.run(loaded, modelName: modelOption.model, dataset: dataset, requests: Array(all[range]),
-                                        dataFile: url.path, firstRecord: range.lowerBound, tokensPerPass: tokensPerPass) {
-            bar.update($0, $1, detail: "queries")
-        }
+        let report = try EvalRuns.run(dataset, model: loaded, modelName: modelOption.model, data: url, records: records?.range,
+                                      options: options) { what, done, total in bar.update(done, total, detail: what) }
         print(json ? try report.json() : report.table())
     }
 }
