@@ -9,6 +9,8 @@ public enum EmendEvalError: Error, CustomStringConvertible, Sendable {
     case scorerMismatch(expected: String, got: String)
     /// A record range outside the data.
     case recordsOutOfRange(file: String, range: ClosedRange<Int>, count: Int)
+    /// A sequential run's settings, results file or checkpoint is not what this run expects.
+    case invalidRun(file: String, field: String, expected: String, got: String)
 
     public var description: String {
         switch self {
@@ -21,6 +23,9 @@ public enum EmendEvalError: Error, CustomStringConvertible, Sendable {
             return "the scorer returned \(got), expected \(expected)"
         case let .recordsOutOfRange(file, range, count):
             return "\(file): records \(range.lowerBound)..\(range.upperBound) are out of range, expected within 0..\(count - 1)"
+        case let .invalidRun(file, field, expected, got):
+            return "\(file): \(field) is \(got), expected \(expected) "
+                + "(hint: a run directory resumes only the run that made it; use a new --out for different settings)"
         }
     }
 }
