@@ -87,17 +87,17 @@ struct BenchSequentialCommand: ParsableCommand {
                 done = b.batch
                 bar.update(b.batch, total, detail: String(format: "%.2f s/edit, %.1f steps/fact", b.secondsPerEdit, b.meanSearchSteps))
                 let norms = p.layers.map { String(format: "%d:%.4f", $0, b.relativeNorms[$0] ?? 0) }.joined(separator: " ")
-                print(String(format: "batch %d/%d (%d edits): search %.1fs, update %.1fs, %.2fs/edit, %.1f steps/fact, ‖W‖/‖W0‖ %@",
+                say(String(format: "batch %d/%d (%d edits): search %.1fs, update %.1fs, %.2fs/edit, %.1f steps/fact, ‖W‖/‖W0‖ %@",
                              b.batch, total, b.edits, b.searchSeconds, b.updateSeconds, b.secondsPerEdit, b.meanSearchSteps, norms))
             case let .checkpointFinished(c):
                 var line = "checkpoint at \(c.edits) edits:"
                 if let e = c.editMetrics { line += String(format: " ES %.1f PS %.1f NS %.1f S %.1f (%d records)", e.ES, e.PS, e.NS, e.S, e.records) }
                 if let f1 = c.downstreamAverage?["f1"] { line += String(format: ", mean downstream F1 %.3f", f1) }
-                print(line)
+                say(line)
             }
         }
         let r = runner.results
-        print(r.complete ? "complete: \(out)/results.json, \(out)/report.html"
+        say(r.complete ? "complete: \(out)/results.json, \(out)/report.html"
                          : "stopped after batch \(r.batches.count) of \(settings.batchCount); run the same command to continue")
     }
 
@@ -105,6 +105,9 @@ struct BenchSequentialCommand: ParsableCommand {
     /// through `CheckpointProbe` (see its header for the five lines).
     func downstreamProbe() throws -> CheckpointProbe? { nil }
 }
+
+/// Prints a line to standard output unbuffered, so a log file keeps it in order with the progress lines.
+private func say(_ line: String) { FileHandle.standardOutput.write(Data((line + "\n").utf8)) }
 
 struct BenchReportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "report",

@@ -33,15 +33,17 @@ public struct SVGLineChart: Sendable {
     public var series: [ChartSeries]
     /// Fixed y bounds (e.g. 0…100 for percentages); nil: from the data.
     public var yRange: ClosedRange<Double>?
+    /// The x extent to show at least (e.g. 0…planned edits, so a run in progress fills its axis); nil: the data's.
+    public var xRange: ClosedRange<Double>?
     /// A dashed horizontal line, e.g. y = 1 for norms relative to the original.
     public var reference: (y: Double, label: String)?
     public var width: Double = 720
     public var height: Double = 340
 
     public init(title: String, xLabel: String, yLabel: String, series: [ChartSeries], yRange: ClosedRange<Double>? = nil,
-                reference: (y: Double, label: String)? = nil) {
+                xRange: ClosedRange<Double>? = nil, reference: (y: Double, label: String)? = nil) {
         self.title = title; self.xLabel = xLabel; self.yLabel = yLabel; self.series = series
-        self.yRange = yRange; self.reference = reference
+        self.yRange = yRange; self.xRange = xRange; self.reference = reference
     }
 
     /// The standard ten-colour palette (colour-blind friendly ordering).
@@ -63,6 +65,7 @@ public struct SVGLineChart: Sendable {
             return out
         }
         var xs = (pts.map(\.x).min()!, pts.map(\.x).max()!)
+        if let r = xRange { xs = (min(xs.0, r.lowerBound), max(xs.1, r.upperBound)) }
         var ys = yRange.map { ($0.lowerBound, $0.upperBound) } ?? (pts.map(\.y).min()!, pts.map(\.y).max()!)
         if let r = reference, yRange == nil { ys = (min(ys.0, r.y), max(ys.1, r.y)) }
         if xs.0 == xs.1 { xs = (xs.0 - 1, xs.1 + 1) }

@@ -127,6 +127,7 @@ public enum SequentialReport {
     public static func charts(_ r: SequentialResults) -> [String] {
         let palette = SVGLineChart.palette
         let x = "number of edits"
+        let xs = 0...Double(r.settings.edits)          // every chart spans the planned run, finished or not
         var out: [String] = []
 
         let cps = r.checkpoints.filter { $0.editMetrics != nil }
@@ -136,7 +137,7 @@ public enum SequentialReport {
             series: metrics.enumerated().map { i, m in
                 ChartSeries(name: m.0, points: cps.map { ChartPoint(Double($0.edits), $0.editMetrics![keyPath: m.1]) },
                             color: palette[i], lineWidth: m.0 == "S" ? 3 : 1.75)
-            }, yRange: 0...100).svg())
+            }, yRange: 0...100, xRange: xs).svg())
 
         let down = r.checkpoints.filter { $0.downstream != nil }
         let tasks = Array(Set(down.flatMap { ($0.downstream ?? [:]).keys })).sorted()
@@ -148,7 +149,8 @@ public enum SequentialReport {
             f1.append(ChartSeries(name: "mean", points: down.compactMap { c in c.downstreamAverage?["f1"].map { ChartPoint(Double(c.edits), $0) } },
                                   color: "#000000", lineWidth: 3.5))
         }
-        var f1Chart = SVGLineChart(title: "Downstream F1 per task and mean vs number of edits", xLabel: x, yLabel: "weighted F1", series: f1)
+        var f1Chart = SVGLineChart(title: "Downstream F1 per task and mean vs number of edits", xLabel: x, yLabel: "weighted F1", series: f1,
+                                   xRange: xs)
         if r.settings.downstream == "none" { f1Chart.title += " (no probe in this run)" }
         out.append(f1Chart.svg())
 
@@ -161,9 +163,9 @@ public enum SequentialReport {
             }
         }
         out.append(SVGLineChart(title: "Edited matrix norm ‖W‖F / ‖W0‖F vs number of edits", xLabel: x, yLabel: "relative Frobenius norm",
-                                series: perLayer(\.relativeNorms, start: 1), reference: (1, "unedited")).svg())
+                                series: perLayer(\.relativeNorms, start: 1), xRange: xs, reference: (1, "unedited")).svg())
         out.append(SVGLineChart(title: "Distance from the original ‖W − W0‖F / ‖W0‖F", xLabel: x, yLabel: "relative distance",
-                                series: perLayer(\.relativeDistances, start: 0)).svg())
+                                series: perLayer(\.relativeDistances, start: 0), xRange: xs).svg())
 
         func perBatch(_ v: (SequentialBatchRecord) -> Double) -> [ChartPoint] {
             r.batches.map { ChartPoint(Double($0.edits), v($0)) }
@@ -172,9 +174,9 @@ public enum SequentialReport {
             ChartSeries(name: "search", points: perBatch { $0.searchSeconds / Double(max(1, $0.requests)) }, color: palette[0]),
             ChartSeries(name: "update", points: perBatch { $0.updateSeconds / Double(max(1, $0.requests)) }, color: palette[1]),
             ChartSeries(name: "total", points: perBatch(\.secondsPerEdit), color: "#000000", lineWidth: 3),
-        ]).svg())
+        ], xRange: xs).svg())
         out.append(SVGLineChart(title: "Target-search steps per fact (batch mean)", xLabel: x, yLabel: "steps",
-                                series: [ChartSeries(name: "steps", points: perBatch(\.meanSearchSteps), color: palette[2])]).svg())
+                                series: [ChartSeries(name: "steps", points: perBatch(\.meanSearchSteps), color: palette[2])], xRange: xs).svg())
         return out
     }
 
