@@ -39,6 +39,8 @@ public struct SVGLineChart: Sendable {
     public var reference: (y: Double, label: String)?
     public var width: Double = 720
     public var height: Double = 340
+    /// Shown in place of the lines when there is no data point.
+    public var emptyMessage = "no data yet"
 
     public init(title: String, xLabel: String, yLabel: String, series: [ChartSeries], yRange: ClosedRange<Double>? = nil,
                 xRange: ClosedRange<Double>? = nil, reference: (y: Double, label: String)? = nil) {
@@ -61,7 +63,7 @@ public struct SVGLineChart: Sendable {
         out += "<rect x=\"0\" y=\"0\" width=\"\(f(width))\" height=\"\(f(height))\" fill=\"#ffffff\"/>\n"
         out += "<text class=\"chart-title\" x=\"\(f(left))\" y=\"20\" font-size=\"15\" font-weight=\"600\">\(xmlEscaped(title))</text>\n"
         guard !pts.isEmpty else {
-            out += "<text class=\"no-data\" x=\"\(f(left + plotW / 2))\" y=\"\(f(top + plotH / 2))\" text-anchor=\"middle\" fill=\"#777\">no data yet</text>\n</svg>"
+            out += "<text class=\"no-data\" x=\"\(f(left + plotW / 2))\" y=\"\(f(top + plotH / 2))\" text-anchor=\"middle\" fill=\"#777\">\(xmlEscaped(emptyMessage))</text>\n</svg>"
             return out
         }
         var xs = (pts.map(\.x).min()!, pts.map(\.x).max()!)

@@ -151,7 +151,7 @@ public enum SequentialReport {
         }
         var f1Chart = SVGLineChart(title: "Downstream F1 per task and mean vs number of edits", xLabel: x, yLabel: "weighted F1", series: f1,
                                    xRange: xs)
-        if r.settings.downstream == "none" { f1Chart.title += " (no probe in this run)" }
+        if r.settings.downstream == "none" { f1Chart.emptyMessage = "no downstream probe in this run" }
         out.append(f1Chart.svg())
 
         let layers = r.settings.preset.layers
