@@ -78,12 +78,12 @@ public struct SequentialRunner {
         self.original = Dictionary(uniqueKeysWithValues: layers.map { ($0, base.model.weights.blocks[$0].ffnDown) })
 
         if let existing = try SequentialResults.read(from: directory) {
-            let where_ = directory.appendingPathComponent(SequentialResults.fileName).path
+            let resultsPath = directory.appendingPathComponent(SequentialResults.fileName).path
             if let field = Self.firstDifference(existing.settings, settings) {
-                throw EmendEvalError.invalidRun(file: where_, field: "settings.\(field.name)", expected: field.new, got: field.old)
+                throw EmendEvalError.invalidRun(file: resultsPath, field: "settings.\(field.name)", expected: field.new, got: field.old)
             }
             guard existing.evaluationSample == sample else {
-                throw EmendEvalError.invalidRun(file: where_, field: "evaluationSample", expected: "the sample drawn from the settings", got: "a different one")
+                throw EmendEvalError.invalidRun(file: resultsPath, field: "evaluationSample", expected: "the sample drawn from the settings", got: "a different one")
             }
             let done = existing.batches.count
             var restored = editor
