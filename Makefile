@@ -6,7 +6,7 @@ RELEASE = -c release
 # @testable imports in release builds.
 TESTFLAGS = -Xswiftc -enable-testing
 
-.PHONY: setup build demo test bench clean
+.PHONY: setup build demo test bench bench-sequential clean
 
 setup:
 	@./scripts/setup.sh
@@ -24,6 +24,15 @@ test: setup
 bench: setup
 	$(SWIFT) build $(RELEASE) --product EmendBench
 	$$($(SWIFT) build $(RELEASE) --show-bin-path)/EmendBench
+
+# The lifelong protocol (ENCORE paper): long runs, hours on a CPU. Resumable: re-run the same line to continue.
+# make bench-sequential SEQ_METHOD=memit SEQ_EDITS=2000 SEQ_EVERY=500   (writes runs/memit-2000/report.html)
+SEQ_METHOD ?= encore
+SEQ_EDITS ?= 2000
+SEQ_EVERY ?= 500
+bench-sequential: build
+	$$($(SWIFT) build $(RELEASE) --show-bin-path)/emend bench sequential --method $(SEQ_METHOD) --edits $(SEQ_EDITS) \
+		--batch 100 --downstream-every $(SEQ_EVERY) --eval-ratio 0.2 --out runs/$(SEQ_METHOD)-$(SEQ_EDITS)
 
 clean:
 	rm -rf .build

@@ -15,6 +15,8 @@ public enum EmendEvalError: Error, CustomStringConvertible, Sendable {
     case badRecords(file: String, problems: [RecordProblem], total: Int)
     /// A setting outside its allowed values.
     case invalidSetting(field: String, expected: String, got: String)
+    /// A sequential run's settings, results file or checkpoint is not what this run expects.
+    case invalidRun(file: String, field: String, expected: String, got: String)
 
     public var description: String {
         switch self {
@@ -37,6 +39,9 @@ public enum EmendEvalError: Error, CustomStringConvertible, Sendable {
                 + " (records listed by index; nothing was evaluated)"
         case let .invalidSetting(field, expected, got):
             return "setting '\(field)' is \(got), expected \(expected)"
+        case let .invalidRun(file, field, expected, got):
+            return "\(file): \(field) is \(got), expected \(expected) "
+                + "(hint: a run directory resumes only the run that made it; use a new --out for different settings)"
         }
     }
 }

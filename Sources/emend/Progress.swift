@@ -8,13 +8,16 @@ final class ProgressBar: @unchecked Sendable {
     let start = Date()
     var lastDecile = -1
     let interactive = isatty(2) != 0
+    /// Work already done before this process started (a resumed run): the ETA uses only this session's rate.
+    let initial: Int
 
-    init(_ label: String) { self.label = label }
+    init(_ label: String, initial: Int = 0) { self.label = label; self.initial = initial }
 
     func update(_ done: Int, _ total: Int, detail: String = "") {
         let frac = total > 0 ? Double(done) / Double(total) : 1
         let elapsed = Date().timeIntervalSince(start)
-        let eta = frac > 0 ? elapsed / frac - elapsed : 0
+        let here = done - initial, left = total - done
+        let eta = here > 0 ? elapsed / Double(here) * Double(left) : 0
         let width = 30
         let filled = Int(frac * Double(width))
         let bar = String(repeating: "█", count: filled) + String(repeating: "·", count: width - filled)

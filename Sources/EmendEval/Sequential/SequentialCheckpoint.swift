@@ -1,0 +1,124 @@
+// The run's private checkpoint: exactly what the editor changes between batches, so a restarted run continues
+// bit for bit. Per edited layer l:
+//   blk.l.ffn_down   F32 [D, F]  the edited down-projection W (the rest of the model is the unedited file's)
+//   blk.l.kp_gram    F64 [F, F]  Σ K Kᵀ over the batches so far (`LayerEditState.previousKeysGram`)
+// and in the metadata the batch count and each layer's key count. Stored as a safetensors file (8-byte header
+// length, JSON header, raw little-endian data) so any safetensors reader can open it; written whole and renamed into
+// place (`writeAtomically`). One file per batch count, `state/after-batch-000012.safetensors`: results.json names
+// the batch count it commits, and the file before it is deleted only after that commit, so a process killed at
+// any instant leaves a results.json whose checkpoint exists.
+//
+// Shape legend: D width, F FFN width.
+
+import EmendCore
+import EmendEditing
+import EmendModels
+import Foundation
+
+/// The edited matrices and sequential state after some batches.
+public struct SequentialCheckpoint: Sendable, Equatable {
+    /// Batches applied.
+    public var batches: Int
+    /// The edited down-projections: layer → [D, F]
+    public var weights: [Int: Tensor]
+    /// The per-layer sequential state.
+    public var states: [Int: LayerEditState]
+
+    public init(batches: Int, weights: [Int: Tensor], states: [Int: LayerEditState]) {
+        self.batches = batches; self.weights = weights; self.states = states
+    }
+
+    public static let folder = "state"
+
+    /// `state/after-batch-000012.safetensors` inside a run directory.
+    public static func url(in directory: URL, batches: Int) -> URL {
+        let n = String(batches)
+        return directory.appendingPathComponent(folder)
+            .appendingPathComponent("after-batch-\(String(repeating: "0", count: max(0, 6 - n.count)))\(n).safetensors")
+    }
+
+    // MARK: - Writing
+
+    /// Writes the checkpoint atomically into `directory/state/`.
+    public func write(to directory: URL) throws {
+        let layers = weights.keys.sorted()
+        var entries: [String] = []
+        var metadata = ["format": "emend.sequential-state.v1", "batches": String(batches)]
+        for l in layers { metadata["edit_count.\(l)"] = String(states[l]?.editCount ?? 0) }
+        entries.append("\"__metadata__\":{" + metadata.keys.sorted().map { "\"\($0)\":\"\(metadata[$0]!)\"" }.joined(separator: ",") + "}")
+        var offset = 0
+        var blobs: [(Int, Bool)] = []   // (layer, isGram) in file order
+        for l in layers {
+            guard let w = weights[l], let s = states[l] else {
+                throw EmendEvalError.invalidRun(file: directory.path, field: "checkpoint layer \(l)", expected: "weights and state", got: "one of them missing")
+            }
+            let wBytes = w.count * 4, gBytes = s.previousKeysGram.scalars.count * 8
+            entries.append("\"blk.\(l).ffn_down\":{\"dtype\":\"F32\",\"shape\":[\(w.shape.map(String.init).joined(separator: ","))],\"data_offsets\":[\(offset),\(offset + wBytes)]}")
+            offset += wBytes
+            entries.append("\"blk.\(l).kp_gram\":{\"dtype\":\"F64\",\"shape\":[\(s.previousKeysGram.rows),\(s.previousKeysGram.cols)],\"data_offsets\":[\(offset),\(offset + gBytes)]}")
+            offset += gBytes
+            blobs += [(l, false), (l, true)]
+        }
+        var header = Array("{\(entries.joined(separator: ","))}".utf8)
+        while header.count % 8 != 0 { header.append(0x20) }
+        var data = Data(capacity: 8 + header.count + offset)
+        var length = UInt64(header.count).littleEndian
+        withUnsafeBytes(of: &length) { data.append(contentsOf: $0) }
+        data.append(contentsOf: header)
+        for (l, isGram) in blobs {
+            // Little-endian hosts (x86-64, arm64) store Float and Double exactly as safetensors does.
+            if isGram { states[l]!.previousKeysGram.scalars.withUnsafeBytes { data.append(contentsOf: $0) } }
+            else { weights[l]!.scalars.withUnsafeBytes { data.append(contentsOf: $0) } }
+        }
+        try writeAtomically(data, to: Self.url(in: directory, batches: batches))
+    }
+
+    // MARK: - Reading
+
+    /// Reads the checkpoint after `batches` batches, checking it holds `layers` with the shapes of `config`.
+    public static func read(from directory: URL, batches: Int, layers: [Int], config: ModelConfig) throws -> SequentialCheckpoint {
+        let url = url(in: directory, batches: batches)
+        guard FileManager.default.fileExists(atPath: url.path) else {
+            throw EmendEvalError.invalidRun(file: url.path, field: "(file)", expected: "the checkpoint after batch \(batches) (results.json says so)",
+                                            got: "no such file")
+        }
+        let file = try SafeTensorsFile(url: url)
+        func bad(_ field: String, _ expected: String, _ got: String) -> EmendEvalError {
+            .invalidRun(file: url.path, field: field, expected: expected, got: got)
+        }
+        guard file.metadata["batches"] == String(batches) else { throw bad("__metadata__.batches", "\(batches)", file.metadata["batches"] ?? "missing") }
+        let d = config.hiddenSize, f = config.intermediateSize
+        var weights: [Int: Tensor] = [:], states: [Int: LayerEditState] = [:]
+        for l in layers {
+            let wName = "blk.\(l).ffn_down", gName = "blk.\(l).kp_gram"
+            guard let wi = file.info(wName), wi.dtype == .f32, wi.shape == [d, f] else {
+                throw bad(wName, "F32 [\(d), \(f)]", file.info(wName).map { "\($0.dtype.rawValue) \($0.shape)" } ?? "missing")
+            }
+            guard let gi = file.info(gName), gi.dtype == .f64, gi.shape == [f, f] else {
+                throw bad(gName, "F64 [\(f), \(f)]", file.info(gName).map { "\($0.dtype.rawValue) \($0.shape)" } ?? "missing")
+            }
+            guard let countText = file.metadata["edit_count.\(l)"], let count = Int(countText), count >= 0 else {
+                throw bad("__metadata__.edit_count.\(l)", "a non-negative integer", file.metadata["edit_count.\(l)"] ?? "missing")
+            }
+            weights[l] = try file.tensor(wName)
+            let raw = try file.rawBytes(gName)
+            var gram = [Double](repeating: 0, count: f * f)
+            gram.withUnsafeMutableBytes { dst in dst.copyMemory(from: UnsafeRawBufferPointer(rebasing: raw.prefix(dst.count))) }
+            var state = LayerEditState(width: 0)
+            state.previousKeysGram = try Matrix64(rows: f, cols: f, scalars: gram)
+            state.editCount = count
+            states[l] = state
+        }
+        return SequentialCheckpoint(batches: batches, weights: weights, states: states)
+    }
+
+    /// Deletes every checkpoint file in `directory/state/` except the one after `keep` batches.
+    public static func prune(in directory: URL, keep: Int) {
+        let dir = directory.appendingPathComponent(folder)
+        let keepName = url(in: directory, batches: keep).lastPathComponent
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: dir.path) else { return }
+        for n in names where n.hasPrefix("after-batch-") && n != keepName {
+            try? FileManager.default.removeItem(at: dir.appendingPathComponent(n))
+        }
+    }
+}
