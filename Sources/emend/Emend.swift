@@ -10,7 +10,7 @@ struct Emend: ParsableCommand {
         commandName: "emend",
         abstract: "Correct the facts a transformer language model has memorised, by editing its weights.",
         version: "0.1.0",
-        subcommands: [GenerateCommand.self, EditCommand.self, EvalCommand.self, StatsCommand.self, InspectCommand.self, EnvCommand.self])
+        subcommands: [GenerateCommand.self, EditCommand.self, EvalCommand.self, StatsCommand.self, TrainCommand.self, InspectCommand.self, EnvCommand.self])
 }
 
 struct EnvCommand: ParsableCommand {
