@@ -35,7 +35,11 @@ struct TrainCommand: ParsableCommand {
         let fingerprint = try? loaded.source.fingerprint()
         let folder = URL(fileURLWithPath: out)
         var facts: [EditingFact] = []
-        for f in train.split(separator: ",") { facts += try EditingFact.load(from: URL(fileURLWithPath: String(f))) }
+        for f in train.split(separator: ",") {
+            let (read, skipped) = try EditingFact.load(from: URL(fileURLWithPath: String(f)), skippingIncomplete: true)
+            facts += read
+            if skipped > 0 { note("\(f): \(skipped) records without a paraphrase/locality example left out") }
+        }
         var trainer: HyperNetworkTrainer
         if let resumed = try HyperNetworkTrainer.resume(from: folder) {
             try resumed.editor.checkCompatible(with: loaded.model, fingerprint: fingerprint)

@@ -54,6 +54,12 @@ extension EditingFact {
     /// Reads facts from a JSON array (or JSONL) file in one of the forms above; records lacking a field are refused
     /// with the file, record and field named.
     public static func load(from url: URL) throws -> [EditingFact] {
+        try load(from: url, skippingIncomplete: false).facts
+    }
+
+    /// As `load(from:)`; with `skippingIncomplete`, records missing a field are counted and left out (KnowEdit has
+    /// records without any locality example) instead of refusing the file.
+    public static func load(from url: URL, skippingIncomplete: Bool) throws -> (facts: [EditingFact], skipped: Int) {
         let file = url.path
         let data: Data
         do { data = try Data(contentsOf: url) } catch { throw EmendEditingError.unreadableFile(file: file, reason: error.localizedDescription) }
@@ -68,12 +74,17 @@ extension EditingFact {
                 records.append(o)
             }
         }
-        return try records.enumerated().map { i, r in
+        var facts: [EditingFact] = [], skipped = 0
+        for (i, r) in records.enumerated() {
             guard let d = r as? [String: Any] else {
                 throw EmendEditingError.malformedRecord(file: file, record: i, field: "(record)", expected: "a JSON object", got: "\(type(of: r))")
             }
-            return try fact(d, file: file, index: i)
+            do { facts.append(try fact(d, file: file, index: i)) } catch let e as EmendEditingError {
+                guard skippingIncomplete, case .malformedRecord = e else { throw e }
+                skipped += 1
+            }
         }
+        return (facts, skipped)
     }
 
     static func fact(_ d: [String: Any], file: String, index i: Int) throws -> EditingFact {
@@ -103,9 +114,11 @@ extension EditingFact {
         // KnowEdit
         let alias = ((d["portability"] as? [String: Any])?["Subject_Aliasing"] as? [[String: Any]])?.first?["prompt"] as? String
         let paraphrase = (d["rephrase_prompt"] as? String) ?? alias ?? prompt
-        guard let loc = ((d["locality"] as? [String: Any])?["Relation_Specificity"] as? [[String: Any]])?.first,
+        let localities = d["locality"] as? [String: Any]
+        let examples = (localities?["Relation_Specificity"] as? [[String: Any]]) ?? (localities?["Forgetfulness"] as? [[String: Any]])
+        guard let loc = examples?.first,
               let lp = loc["prompt"] as? String, let la = firstAnswer(loc["ground_truth"]) else {
-            throw EmendEditingError.malformedRecord(file: file, record: i, field: "locality.Relation_Specificity[0]",
+            throw EmendEditingError.malformedRecord(file: file, record: i, field: "locality.Relation_Specificity[0] (or Forgetfulness[0])",
                                                     expected: "a {prompt, ground_truth} locality example", got: "missing")
         }
         return EditingFact(prompt: prompt, answer: answer, paraphrase: paraphrase, locality: lp, localityAnswer: la)
