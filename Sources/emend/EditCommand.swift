@@ -7,7 +7,7 @@ import EmendModels
 import Foundation
 
 enum EditMethod: String, ExpressibleByArgument, CaseIterable {
-    case encore, memit, alphaedit, emmet, mend, malmen
+    case encore, memit, alphaedit, emmet, mend, malmen, ft
 }
 
 struct EditCommand: ParsableCommand {
@@ -34,6 +34,7 @@ struct EditCommand: ParsableCommand {
     func run() throws {
         var reqs = try EditRequest.load(from: URL(fileURLWithPath: requests))
         if let l = limit { reqs = Array(reqs.prefix(l)) }
+        if method == .ft { return try HyperNetworkEdit.runFineTune(model: modelOption.model, requests: reqs, out: out) }
         if method == .mend || method == .malmen {
             guard let editor else { throw ValidationError("--method \(method.rawValue) needs --editor DIR (from `emend train`)") }
             return try HyperNetworkEdit.run(model: modelOption.model, method: method.rawValue, editor: editor, requests: reqs, out: out)

@@ -81,6 +81,7 @@ struct TrainCommand: ParsableCommand {
             case let .validation(step, r, best):
                 print(String(format: "validation @%d: ES %.3f  GS %.3f  LS %.3f  loss %.4f%@", step, r.editSuccess, r.generalizationSuccess,
                              r.localitySuccess, r.loss, best ? "  (best, saved)" : ""))
+                fflush(nil)
             case let .stoppedEarly(step):
                 print("stopped early at step \(step): no validation improvement in \(s.patience) validations")
             }
