@@ -73,6 +73,21 @@ final class HyperNetworkTrainerTests: XCTestCase {
         XCTAssertEqual(mend.normalizer.count, 0)
     }
 
+    /// A fact edited alone gets the value gradients it has inside a full mini-batch of facts with as many answer tokens
+    /// (sequences do not interact, and the mean-over-tokens loss is counted over a full mini-batch): the scale the
+    /// editor was trained on does not depend on how many facts are edited at once.
+    func testValueGradientScaleIndependentOfBatchFill() throws {
+        var s = settings(.malmen)
+        s.lmBatchSize = 4
+        var e = try HyperNetworkEditor(settings: s, model: Self.model)
+        let facts = Self.facts(12, seed: 13).filter { $0.edit.labelledPositions.count == 2 }.prefix(4).map(\.edit)
+        XCTAssertEqual(facts.count, 4)
+        let together = e.cache(Self.model, edits: Array(facts), updateStatistics: false)[2]!
+        let alone = e.cache(Self.model, edits: [facts[0]], updateStatistics: false)[2]!
+        XCTAssertLessThan((together.valueGradients[0].rows(0..<2) - alone.valueGradients[0]).maxAbs(), 1e-6)
+        XCTAssertLessThan((together.keys[0].rows(0..<2) - alone.keys[0]).maxAbs(), 1e-5)
+    }
+
     /// Meta-training does what it is for: on a fixed set of facts, the validation meta-loss (paraphrase CE + locality
     /// KL after editing all of them at once) falls below its value for the identity-initialised editor, for both methods.
     func testTrainingLowersTheMetaLoss() throws {

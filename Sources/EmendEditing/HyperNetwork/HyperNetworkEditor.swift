@@ -93,9 +93,14 @@ public struct HyperNetworkEditor: Sendable {
             let mb = Array(edits[s..<min(s + settings.lmBatchSize, edits.count)])
             let t = model.traceLayers(mb, layers: settings.layers, loss: .crossEntropy)
             let rows = cachedRows(t, rowCount: mb.reduce(0) { $0 + $1.ids.count })
+            // The loss is a mean over the mini-batch's answer tokens, so δ carries 1/(tokens in the mini-batch). A
+            // short last mini-batch (or a single fact) would give δ many times the scale the editor was trained on;
+            // count it as a full mini-batch whose missing facts contribute nothing (factor facts/lmBatchSize; 1 for
+            // every full mini-batch, so training on full mini-batches is the official recipe unchanged).
+            let scale = Float(mb.count) / Float(settings.lmBatchSize)
             for l in settings.layers {
                 guard let k = t.keys[l], let g = t.valueGradients[l] else { continue }
-                let keys = k.gatherRows(rows), grads = g.gatherRows(rows)
+                let keys = k.gatherRows(rows), grads = scale == 1 ? g.gatherRows(rows) : g.gatherRows(rows) * scale
                 caches[l, default: TokenCache()].keys.append(keys)
                 caches[l, default: TokenCache()].valueGradients.append(grads)
                 if updateStatistics { normalizer.update(concatenate([keys, grads], axis: 1)) }
