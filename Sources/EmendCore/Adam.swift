@@ -85,3 +85,14 @@ public struct Adam: Sendable {
         }
     }
 }
+
+extension Adam {
+    /// An optimiser resumed from saved state (the moments and step count of an earlier run), for resumable training.
+    public init(learningRate: Double, beta1: Double = 0.9, beta2: Double = 0.999, eps: Double = 1e-8, weightDecay: Double = 0,
+                stepCount: Int, firstMoments: [Tensor], secondMoments: [Tensor]) {
+        self.init(learningRate: learningRate, beta1: beta1, beta2: beta2, eps: eps, weightDecay: weightDecay)
+        self.stepCount = stepCount
+        self.firstMoments = firstMoments
+        self.secondMoments = secondMoments
+    }
+}

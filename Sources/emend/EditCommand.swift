@@ -7,7 +7,7 @@ import EmendModels
 import Foundation
 
 enum EditMethod: String, ExpressibleByArgument, CaseIterable {
-    case encore, memit, alphaedit, emmet
+    case encore, memit, alphaedit, emmet, mend, malmen, ft
 }
 
 struct EditCommand: ParsableCommand {
@@ -22,6 +22,7 @@ struct EditCommand: ParsableCommand {
     @Option(help: "Use only the first N requests.") var limit: Int?
     @Option(help: "Statistics corpus (default: the Wikipedia summaries fetched by setup).") var corpus: String?
     @Option(help: "Write the edited model here: a .gguf file (GGUF input) or a folder (safetensors).") var out: String?
+    @Option(help: "A trained editor folder (from `emend train`), for --method mend|malmen.") var editor: String?
     @Option(help: "Show greedy completions of the first N requests' prompts before and after editing.") var show = 0
     @Option(help: "Another prompt to complete before and after editing (repeatable), e.g. a neighbouring fact.") var probe: [String] = []
     @Option(help: "Commit each batch to this edit store (see `emend store`); re-running resumes an interrupted run.") var store: String?
@@ -36,6 +37,11 @@ struct EditCommand: ParsableCommand {
         if let store { return try runWithStore(store) }
         var reqs = try EditRequest.load(from: URL(fileURLWithPath: requests))
         if let l = limit { reqs = Array(reqs.prefix(l)) }
+        if method == .ft { return try HyperNetworkEdit.runFineTune(model: modelOption.model, requests: reqs, out: out) }
+        if method == .mend || method == .malmen {
+            guard let editor else { throw ValidationError("--method \(method.rawValue) needs --editor DIR (from `emend train`)") }
+            return try HyperNetworkEdit.run(model: modelOption.model, method: method.rawValue, editor: editor, requests: reqs, out: out)
+        }
         let loaded = try LoadedModel.load(modelOption.model)
         let p = try EditPreset.named(preset ?? EditingSession.defaultPresetName(method: method.rawValue, model: loaded.model))
         note("preset \(p.name): layers \(p.layers), rule \(p.rule.name)")

@@ -10,8 +10,8 @@ struct Emend: ParsableCommand {
         commandName: "emend",
         abstract: "Correct the facts a transformer language model has memorised, by editing its weights.",
         version: "0.1.0",
-        subcommands: [GenerateCommand.self, EditCommand.self, EvalCommand.self, BenchCommand.self, StatsCommand.self,
-                      InspectCommand.self, StoreCommand.self, EnvCommand.self, DevicesCommand.self])
+        subcommands: [GenerateCommand.self, EditCommand.self, EvalCommand.self, BenchCommand.self, TrainCommand.self,
+                      StatsCommand.self, InspectCommand.self, StoreCommand.self, EnvCommand.self, DevicesCommand.self])
 }
 
 struct EnvCommand: ParsableCommand {

@@ -24,6 +24,10 @@ extension EditCommand {
         if !plan.duplicates.isEmpty { note("\(plan.duplicates.count) request(s) re-edit a subject and relation (--on-duplicate \(policy.rawValue))") }
         note("store \(dir): head version \(snapshot.version); \(plan.alreadyCommitted) of \(reqs.count) requests already committed, \(plan.pending.count) to edit")
         guard !plan.pending.isEmpty else { print("nothing to do: every request is already in the store (version \(snapshot.version))"); return }
+        if [.mend, .malmen, .ft].contains(method) {
+            return try runHyperNetworkWithStore(dir, store: store, loaded: loaded, snapshot: snapshot, pending: plan.pending,
+                                                supersedes: policy == .replace)
+        }
         let p = try EditPreset.named(preset ?? EditingSession.defaultPresetName(method: method.rawValue, model: loaded.model))
         note("preset \(p.name): layers \(p.layers), rule \(p.rule.name)")
         let bar = ProgressBar("statistics")
@@ -49,6 +53,45 @@ extension EditCommand {
         if let out {
             let format: ExportFormat = out.hasSuffix(".gguf") ? .gguf : .safetensors
             _ = try editor.model.export(to: URL(fileURLWithPath: out), format: format)
+            print("wrote \(out)")
+        }
+    }
+
+    /// MEND, MALMEN or the fine-tuning baseline through the store: each batch is edited all at once on the store's
+    /// current model (the trained editor or FT keeps no sequential state) and committed.
+    func runHyperNetworkWithStore(_ dir: String, store: EditStore, loaded: LoadedModel, snapshot start: StoreSnapshot,
+                                  pending: [EditRequest], supersedes: Bool) throws {
+        var snapshot = start
+        var model = try snapshot.applied(to: loaded.model)
+        var hyperEditor: HyperNetworkEditor?
+        var editorChecksum = ""
+        if method != .ft {
+            guard let editor else { throw ValidationError("--method \(method.rawValue) needs --editor DIR (from `emend train`)") }
+            let e = try HyperNetworkEditor.load(from: URL(fileURLWithPath: editor))
+            guard e.settings.method.rawValue == method.rawValue else {
+                throw EmendEditingError.invalidSettings(field: "--editor", expected: "a \(method.rawValue) editor", got: "a \(e.settings.method.rawValue) editor in \(editor)")
+            }
+            try e.checkCompatible(with: loaded.model, fingerprint: try? loaded.source.fingerprint())
+            hyperEditor = e
+            editorChecksum = try Checksum.hex(fileAt: URL(fileURLWithPath: editor).appendingPathComponent("editor.safetensors"))
+        }
+        let ftSettings = FineTuneSettings(layers: try HyperNetworkSettings.defaults(for: loaded.model, method: .malmen).layers)
+        let batches = stride(from: 0, to: pending.count, by: batchSize).map { Array(pending[$0..<min($0 + batchSize, pending.count)]) }
+        for (i, b) in batches.enumerated() {
+            let t0 = Date()
+            let (edited, batch) = try hyperEditor.map {
+                try $0.editForStore(model, requests: b, tokenizer: loaded.tokenizer, editorChecksum: editorChecksum, supersedes: supersedes)
+            } ?? FineTuneEditor.editForStore(model, requests: b, tokenizer: loaded.tokenizer, settings: ftSettings, supersedes: supersedes)
+            let t1 = Date()
+            snapshot = try store.commit(batch, after: snapshot)
+            model = edited
+            print(String(format: "version %d (batch %d/%d): %d facts, %@, edit %.2fs, commit %.3fs", snapshot.version, i + 1,
+                         batches.count, b.count, method.rawValue, t1.timeIntervalSince(t0), Date().timeIntervalSince(t1)))
+        }
+        print("store \(dir) at version \(snapshot.version)")
+        if let out {
+            let format: ExportFormat = out.hasSuffix(".gguf") ? .gguf : .safetensors
+            _ = try model.export(to: URL(fileURLWithPath: out), format: format)
             print("wrote \(out)")
         }
     }

@@ -1,0 +1,59 @@
+// `emend edit --method mend|malmen --editor DIR`: edit all requests at once with a trained hyper-network editor.
+
+import EmendCore
+import EmendEditing
+import EmendModels
+import Foundation
+
+enum HyperNetworkEdit {
+    /// Loads the editor, checks it fits the model (before any weight changes), edits, optionally writes the model.
+    static func run(model name: String, method: String, editor dir: String, requests: [EditRequest], out: String?) throws {
+        let editor = try HyperNetworkEditor.load(from: URL(fileURLWithPath: dir))
+        guard editor.settings.method.rawValue == method else {
+            throw EmendEditingError.invalidSettings(field: "--editor", expected: "a \(method) editor", got: "a \(editor.settings.method.rawValue) editor in \(dir)")
+        }
+        let loaded = try LoadedModel.load(name)
+        try editor.checkCompatible(with: loaded.model, fingerprint: try? loaded.source.fingerprint())
+        let facts = requests.map { TokenizedFact(EditingFact($0), tokenizer: loaded.tokenizer) }
+        let t0 = Date()
+        let (edited, shifts) = try editor.edit(loaded.model, edits: facts.map(\.edit))
+        let seconds = Date().timeIntervalSince(t0)
+        let norms = editor.settings.layers.map { String(format: "%d:%.3g", $0, shifts[$0]?.shift.norm() ?? 0) }.joined(separator: " ")
+        print(String(format: "%@: %d facts at once in %.2fs; ‖S‖ per layer: %@", method, facts.count, seconds, norms))
+        report(loaded, facts, edited: edited)
+        if let out {
+            let format: ExportFormat = out.hasSuffix(".gguf") ? .gguf : .safetensors
+            _ = try edited.export(to: URL(fileURLWithPath: out), format: format)
+            print("wrote \(out)")
+        }
+    }
+
+    /// The fine-tuning baseline on the layers the hyper-network editors use for this model.
+    static func runFineTune(model name: String, requests: [EditRequest], out: String?) throws {
+        let loaded = try LoadedModel.load(name)
+        let layers = try HyperNetworkSettings.defaults(for: loaded.model, method: .malmen).layers
+        let facts = requests.map { TokenizedFact(EditingFact($0), tokenizer: loaded.tokenizer) }
+        let t0 = Date()
+        let (edited, ft) = try FineTuneEditor.edit(loaded.model, edits: facts.map(\.edit), settings: FineTuneSettings(layers: layers))
+        print(String(format: "ft: %d facts at once in %.2fs, %d steps, edit loss %.3f → %.3f (layers %@)", facts.count, Date().timeIntervalSince(t0),
+                     ft.losses.count, ft.losses.first ?? 0, ft.losses.last ?? 0, "\(layers)"))
+        report(loaded, facts, edited: edited)
+        if let out {
+            let format: ExportFormat = out.hasSuffix(".gguf") ? .gguf : .safetensors
+            _ = try edited.export(to: URL(fileURLWithPath: out), format: format)
+            print("wrote \(out)")
+        }
+    }
+
+    /// ES, GS, LS (spec §5.3: mean per-example answer-token accuracy) before and after, in LM mini-batches of 32.
+    static func report(_ loaded: LoadedModel, _ facts: [TokenizedFact], edited: TransformerModel) {
+        func acc(_ m: TransformerModel, _ seqs: [LabelledSequence]) -> Double {
+            let all = stride(from: 0, to: seqs.count, by: 32).flatMap { m.tokenAccuracies(Array(seqs[$0..<min($0 + 32, seqs.count)])) }
+            return all.isEmpty ? 0 : all.reduce(0, +) / Double(all.count)
+        }
+        let kinds = [facts.map(\.edit), facts.map(\.equivalent), facts.map(\.unrelated)]
+        let b = kinds.map { acc(loaded.model, $0) }, a = kinds.map { acc(edited, $0) }
+        print(String(format: "unedited: ES %.3f GS %.3f LS %.3f\nedited:   ES %.3f GS %.3f LS %.3f  (answer-token accuracy, MALMEN's definitions)",
+                     b[0], b[1], b[2], a[0], a[1], a[2]))
+    }
+}
