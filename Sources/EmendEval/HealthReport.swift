@@ -4,6 +4,7 @@
 
 import EmendEditing
 import EmendModels
+import EmendCore
 import Foundation
 
 /// One layer's MLP share of the residual stream, before and after editing.

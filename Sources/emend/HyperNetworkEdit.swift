@@ -13,7 +13,7 @@ enum HyperNetworkEdit {
             throw EmendEditingError.invalidSettings(field: "--editor", expected: "a \(method) editor", got: "a \(editor.settings.method.rawValue) editor in \(dir)")
         }
         let loaded = try LoadedModel.load(name)
-        try editor.checkCompatible(with: loaded.model, fingerprint: try? loaded.source.fingerprint())
+        try editor.checkCompatible(with: loaded.model, fingerprint: try loaded.source.fingerprint())
         let facts = requests.map { TokenizedFact(EditingFact($0), tokenizer: loaded.tokenizer) }
         let t0 = Date()
         let (edited, shifts) = try editor.edit(loaded.model, edits: facts.map(\.edit))

@@ -71,7 +71,7 @@ extension EditCommand {
             guard e.settings.method.rawValue == method.rawValue else {
                 throw EmendEditingError.invalidSettings(field: "--editor", expected: "a \(method.rawValue) editor", got: "a \(e.settings.method.rawValue) editor in \(editor)")
             }
-            try e.checkCompatible(with: loaded.model, fingerprint: try? loaded.source.fingerprint())
+            try e.checkCompatible(with: loaded.model, fingerprint: try loaded.source.fingerprint())
             hyperEditor = e
             editorChecksum = try Checksum.hex(fileAt: URL(fileURLWithPath: editor).appendingPathComponent("editor.safetensors"))
         }

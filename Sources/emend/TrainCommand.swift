@@ -32,7 +32,7 @@ struct TrainCommand: ParsableCommand {
 
     func run() throws {
         let loaded = try LoadedModel.load(modelOption.model)
-        let fingerprint = try? loaded.source.fingerprint()
+        let fingerprint = try loaded.source.fingerprint()
         let folder = URL(fileURLWithPath: out)
         var facts: [EditingFact] = []
         for f in train.split(separator: ",") {

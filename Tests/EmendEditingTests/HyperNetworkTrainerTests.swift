@@ -116,6 +116,19 @@ final class HyperNetworkTrainerTests: XCTestCase {
         _ = try b.trainStep(Self.model, facts: facts)
         XCTAssertEqual(a.editor.parameters.flat, b.editor.parameters.flat)
         XCTAssertEqual(a.editor.normalizer.mean, b.editor.normalizer.mean)
+
+        // A save killed between its two renames (resume → resume.old done, resume.tmp → resume not): the previous
+        // complete set is used, never a mix.
+        try b.saveState(to: dir)
+        try FileManager.default.moveItem(at: dir.appendingPathComponent("resume"), to: dir.appendingPathComponent("resume.old"))
+        XCTAssertEqual(try HyperNetworkTrainer.resume(from: dir)?.step, 3)
+        // A save killed between editor.safetensors and editor.json: the pair tokens differ and the load is refused.
+        let other = dir.appendingPathComponent("other")
+        try a.editor.save(to: other)
+        try b.editor.save(to: dir)
+        try FileManager.default.removeItem(at: dir.appendingPathComponent("editor.json"))
+        try FileManager.default.copyItem(at: other.appendingPathComponent("editor.json"), to: dir.appendingPathComponent("editor.json"))
+        XCTAssertThrowsError(try HyperNetworkEditor.load(from: dir)) { e in XCTAssertTrue("\(e)".contains("interrupted"), "\(e)") }
     }
 
     /// The checkpoint round-trips (same edit afterwards), and bad inputs are refused before any weight changes: a model

@@ -164,6 +164,12 @@ final class StoreTests: XCTestCase {
         var b = batch(2); b.requests = [StoredRequest(request: reEdit)]; b.supersedes = true
         _ = try store.commit(b, after: try store.snapshot())
         XCTAssertEqual(try store.requests(subject: "Magnus").map { $0.supersededBy != nil }, [true, false])
+        // The superseded request asked for again is a re-edit of the current one (poker), not "already applied"…
+        XCTAssertThrowsError(try store.plan([same], policy: .refuse))
+        XCTAssertEqual(try store.plan([same], policy: .replace).pending, [same])
+        // …except when resuming the file that superseded it (its replacement, committed, comes later in the file).
+        let resume = try store.plan([same, reEdit, fresh], policy: .replace)
+        XCTAssertEqual(resume.pending, [fresh]); XCTAssertEqual(resume.alreadyCommitted, 2)
         try store.rollback(to: 1)
         XCTAssertEqual(try store.requests(subject: "Magnus").map { $0.supersededBy != nil }, [false])
     }

@@ -1,3 +1,4 @@
+import EmendCore
 import XCTest
 import EmendEditing
 @testable import EmendEval

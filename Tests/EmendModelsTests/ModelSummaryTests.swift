@@ -37,4 +37,23 @@ final class ModelSummaryTests: XCTestCase {
         XCTAssertEqual(s.typeTotals.map(\.type), ["F32"])
         XCTAssertEqual(s.totalTensorBytes, 4 * stored)
     }
+
+    /// A bare Llama-3-8B `config.json` (the shape of the GPU anchor): 8,030,261,248 parameters, the count the
+    /// official code's model reported (`../shared/anchors/reference-gpu.md`), and 29.9 GiB in F32 as measured there.
+    func testSummary_ConfigOnlyLlama3_8B() throws {
+        let json = """
+        {"architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": 4096, "intermediate_size": 14336,
+         "num_hidden_layers": 32, "num_attention_heads": 32, "num_key_value_heads": 8, "vocab_size": 128256,
+         "rope_theta": 500000.0, "max_position_embeddings": 8192, "rms_norm_eps": 1e-05, "tie_word_embeddings": false,
+         "hidden_act": "silu"}
+        """
+        let folder = makeTemporaryFolder(self)
+        let url = folder.appendingPathComponent("config.json")
+        try Data(json.utf8).write(to: url)
+        let s = try ModelSummary(configFile: url)
+        XCTAssertEqual(s.parameterCount, 8_030_261_248)
+        XCTAssertTrue(s.tensors.isEmpty)
+        XCTAssertTrue(s.lines().contains { $0.hasPrefix("weights:") && $0.contains("29.92 GiB as F32") }, "\(s.lines())")
+    }
 }
+

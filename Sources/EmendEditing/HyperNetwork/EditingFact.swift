@@ -5,6 +5,7 @@
 // (prompt, target_new, portability.Subject_Aliasing, locality.Relation_Specificity).
 
 import EmendModels
+import EmendCore
 import Foundation
 
 /// A fact as text.
@@ -67,7 +68,7 @@ extension EditingFact {
         if let top = try? JSONSerialization.jsonObject(with: data) {
             records = (top as? [Any]) ?? [top]
         } else {
-            for line in String(decoding: data, as: UTF8.self).split(separator: "\n") where !line.trimmingCharacters(in: .whitespaces).isEmpty {
+            for line in linesSplitAtLF(String(decoding: data, as: UTF8.self)) where !line.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
                 guard let o = try? JSONSerialization.jsonObject(with: Data(line.utf8)) else {
                     throw EmendEditingError.malformedRecord(file: file, record: records.count, field: "(line)", expected: "JSON", got: "malformed JSON")
                 }

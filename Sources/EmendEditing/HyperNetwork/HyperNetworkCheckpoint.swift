@@ -18,6 +18,9 @@ struct EditorDescription: Codable {
     var statisticsCount: Double
     var statisticsMean: [Double]
     var statisticsSumSquares: [Double]
+    /// The same random token as editor.safetensors' metadata "pair": the two files were written together (a save
+    /// killed between them leaves a mismatch, refused on load instead of mixing two editors).
+    var pair: String?
 }
 
 /// trainer.json.
@@ -34,10 +37,11 @@ extension HyperNetworkEditor {
     /// Writes editor.safetensors and editor.json into `folder`.
     public func save(to folder: URL) throws {
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let pair = UUID().uuidString
         try SafeTensorsWriter.write(Array(zip(parameters.names, parameters.flat)).map { (name: $0.0, tensor: $0.1) },
-                                    metadata: ["format": Self.format], to: folder.appendingPathComponent("editor.safetensors"))
+                                    metadata: ["format": Self.format, "pair": pair], to: folder.appendingPathComponent("editor.safetensors"))
         let d = EditorDescription(format: Self.format, settings: settings, model: modelShape, statisticsCount: normalizer.count,
-                                  statisticsMean: normalizer.mean, statisticsSumSquares: normalizer.sumSquares)
+                                  statisticsMean: normalizer.mean, statisticsSumSquares: normalizer.sumSquares, pair: pair)
         let enc = JSONEncoder()
         enc.outputFormatting = [.prettyPrinted, .sortedKeys]
         try writeAtomically(try enc.encode(d), to: folder.appendingPathComponent("editor.json"))
@@ -87,6 +91,11 @@ extension HyperNetworkEditor {
             }
             tensors.append(t)
         }
+        guard file.metadata["pair"] == d.pair else {
+            throw EmendEditingError.malformedRecord(file: url.path, record: 0, field: "__metadata__.pair",
+                                                    expected: "\(d.pair ?? "none") (written with editor.json)",
+                                                    got: "\(file.metadata["pair"] ?? "none"): a save was interrupted between the two files")
+        }
         var params = template
         params.flat = tensors
         var norm = RunningNormalizer(size: size)
@@ -97,19 +106,34 @@ extension HyperNetworkEditor {
 
 extension HyperNetworkTrainer {
     /// Writes the resumable state into `folder`/resume.
+    /// The files are written into `resume.tmp`, then swapped in by two renames (`resume` → `resume.old`,
+    /// `resume.tmp` → `resume`), so a kill at any instant leaves one complete set: never new parameters beside an old
+    /// step count, which would replay steps on resume.
     public func saveState(to folder: URL) throws {
-        let dir = folder.appendingPathComponent("resume")
+        let fm = FileManager.default
+        let final = folder.appendingPathComponent("resume"), old = folder.appendingPathComponent("resume.old")
+        let dir = folder.appendingPathComponent("resume.tmp")
+        try? fm.removeItem(at: dir)
         try editor.save(to: dir)
         let moments = optimizer.firstMoments.enumerated().map { (name: "m.\($0.offset)", tensor: $0.element) }
             + optimizer.secondMoments.enumerated().map { (name: "v.\($0.offset)", tensor: $0.element) }
         try SafeTensorsWriter.write(moments, to: dir.appendingPathComponent("optimizer.safetensors"))
         let s = TrainerState(step: step, bestLoss: bestLoss.isFinite ? bestLoss : nil, sinceBest: sinceBest, adamSteps: optimizer.stepCount)
         try writeAtomically(try JSONEncoder().encode(s), to: dir.appendingPathComponent("trainer.json"))
+        if fm.fileExists(atPath: final.path) {       // else resume.old (if any) is the last complete set: keep it
+            try? fm.removeItem(at: old)
+            try fm.moveItem(at: final, to: old)
+        }
+        try fm.moveItem(at: dir, to: final)
+        try? fm.removeItem(at: old)
     }
 
     /// The trainer saved in `folder`/resume, or nil when there is none.
     public static func resume(from folder: URL) throws -> HyperNetworkTrainer? {
-        let dir = folder.appendingPathComponent("resume")
+        var dir = folder.appendingPathComponent("resume")
+        let old = folder.appendingPathComponent("resume.old")
+        // Killed between the two renames of `saveState`: the previous complete set is in resume.old.
+        if !FileManager.default.fileExists(atPath: dir.path), FileManager.default.fileExists(atPath: old.path) { dir = old }
         let stateURL = dir.appendingPathComponent("trainer.json")
         guard FileManager.default.fileExists(atPath: stateURL.path) else { return nil }
         let editor = try HyperNetworkEditor.load(from: dir)

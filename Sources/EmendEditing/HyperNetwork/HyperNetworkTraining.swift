@@ -41,6 +41,8 @@ public enum HyperNetworkTraining {
             onEvent(.validation(step: trainer.step, report: r, best: best))
         }
         if trainer.step == 0 && !validation.isEmpty { try validate() }
+        // A run that already stopped early stays stopped when the same command is run again.
+        if trainer.shouldStop { onEvent(.stoppedEarly(step: trainer.step)); return }
         while trainer.step < steps {
             let idx = factsForStep(trainer.step, count: s.factsPerStep, total: train.count, seed: s.seed)
             let t0 = Date()

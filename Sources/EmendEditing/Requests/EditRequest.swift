@@ -6,6 +6,7 @@
 //    prompt and replaced by "{}", or the record is refused.
 //  - zsRE (MEND form): {"src", "subject", "alt" or "answers", "rephrase", "loc", "loc_ans"}.
 
+import EmendCore
 import Foundation
 
 /// One fact to write into the model.
@@ -72,8 +73,8 @@ extension EditRequest {
             if let arr = top as? [Any] { objects = arr } else { objects = [top] }
         } else {
             let text = String(decoding: data, as: UTF8.self)
-            for (n, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-                let trimmed = line.trimmingCharacters(in: .whitespaces)
+            for (n, line) in linesSplitAtLF(text).enumerated() {
+                let trimmed = line.trimmingCharacters(in: .whitespacesAndNewlines)
                 if trimmed.isEmpty { continue }
                 guard let obj = try? JSONSerialization.jsonObject(with: Data(trimmed.utf8)) else {
                     throw EmendEditingError.malformedRecord(file: file, record: n, field: "(line \(n + 1))",

@@ -48,7 +48,7 @@ public struct Corpus: Sendable {
                 }
             }
         } else {
-            for (i, line) in String(decoding: data, as: UTF8.self).split(separator: "\n").enumerated() {
+            for (i, line) in linesSplitAtLF(String(decoding: data, as: UTF8.self)).filter({ !$0.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty }).enumerated() {
                 guard let obj = try? JSONSerialization.jsonObject(with: Data(line.utf8)), let t = text(obj) else {
                     throw EmendEditingError.malformedRecord(file: file, record: i, field: "(line \(i + 1))",
                                                             expected: "a JSON object with 'text'", got: "malformed JSON")

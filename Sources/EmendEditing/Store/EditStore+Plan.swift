@@ -36,7 +36,10 @@ extension EditStore {
     /// re-edits a subject and relation.
     public func plan(_ requests: [EditRequest], policy: DuplicatePolicy) throws -> StorePlan {
         let committed = try self.requests()
-        let committedKeys = Set(committed.map(\.requestKey))
+        // A superseded request no longer counts as applied, except when resuming the very file that superseded it
+        // (its replacement, already committed, comes later in the same file).
+        let committedKeys = Set(committed.filter { $0.supersededBy == nil }.map(\.requestKey))
+        let supersededKeys = Set(committed.filter { $0.supersededBy != nil }.map(\.requestKey))
         var seenRelations = Set(committed.filter { $0.supersededBy == nil }.map(\.relationKey))
         var pending: [EditRequest] = []
         var duplicates: [(index: Int, description: String)] = []
@@ -45,6 +48,10 @@ extension EditStore {
         for (i, r) in requests.enumerated() {
             let key = r.storeKey
             if committedKeys.contains(key) { alreadyCommitted += 1; seenRelations.insert(r.relationKey); continue }
+            if supersededKeys.contains(key),
+               requests[(i + 1)...].contains(where: { $0.relationKey == r.relationKey && committedKeys.contains($0.storeKey) }) {
+                alreadyCommitted += 1; continue
+            }
             if seenKeys.contains(key) { alreadyCommitted += 1; continue }   // the same fact twice in one file: once
             seenKeys.insert(key)
             if seenRelations.contains(r.relationKey) {

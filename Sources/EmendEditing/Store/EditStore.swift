@@ -36,7 +36,15 @@ public final class EditStore: @unchecked Sendable {
     @discardableResult
     public static func create(at url: URL, baseModel model: URL, checkpointEvery: Int = 10) throws -> EditStore {
         let fm = FileManager.default
-        if fm.fileExists(atPath: url.appendingPathComponent("store.sqlite").path) { throw EditStoreError.alreadyExists(path: url.path) }
+        let dbPath = url.appendingPathComponent("store.sqlite").path
+        if fm.fileExists(atPath: dbPath) {
+            // A create killed between the schema and the store_info rows leaves a journal with no base model: that
+            // half-made store is replaced; anything else is refused.
+            let rows = try? StoreJournal.open(URL(fileURLWithPath: dbPath), create: false, readOnly: true)
+                .read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM store_info") ?? 0 }
+            guard rows == 0 else { throw EditStoreError.alreadyExists(path: url.path) }
+            for suffix in ["", "-wal", "-shm"] { try? fm.removeItem(atPath: dbPath + suffix) }
+        }
         guard checkpointEvery > 0 else { throw EditStoreError.inconsistent(store: url.path, problem: "checkpoint interval must be positive, got \(checkpointEvery)") }
         do {
             try fm.createDirectory(at: url.appendingPathComponent("tensors"), withIntermediateDirectories: true)
@@ -101,7 +109,13 @@ public final class EditStore: @unchecked Sendable {
         }
     }
 
-    public var checkpointEvery: Int { (try? info())?["checkpoint_every"].flatMap { Int($0) } ?? 10 }
+    /// The checkpoint interval recorded when the store was created.
+    public func checkpointInterval() throws -> Int {
+        guard let text = try info()["checkpoint_every"], let n = Int(text), n > 0 else {
+            throw EditStoreError.inconsistent(store: url.path, problem: "store_info has no positive checkpoint_every")
+        }
+        return n
+    }
 
     /// The newest committed version (0: the base model).
     public func head() throws -> Int {
@@ -165,7 +179,7 @@ public final class EditStore: @unchecked Sendable {
 
         // 2. A checkpoint every N versions.
         var checkpoint: (name: String, sha: String, entries: [(name: String, tensor: StoreTensor)])? = nil
-        if v % checkpointEvery == 0 {
+        if v % (try checkpointInterval()) == 0 {
             var ce: [(name: String, tensor: StoreTensor)] = next.weights.keys.sorted().map { ("weight.\($0)", .f32(next.weights[$0]!)) }
             ce += next.states.keys.sorted().map { ("state.\($0)", .f64(next.states[$0]!.previousKeysGram)) }
             let meta = Dictionary(uniqueKeysWithValues: next.states.map { ("edit_count.\($0.key)", "\($0.value.editCount)") })

@@ -110,6 +110,9 @@ enum StoreJournal {
     static func json<T: Encodable>(_ value: T) -> String {
         let e = JSONEncoder()
         e.outputFormatting = [.sortedKeys]
+        // NaN and ±∞ (a search loss of a request that took no step, a diverged norm) are journalled as strings,
+        // not lost: JSONEncoder refuses them by default.
+        e.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
         return (try? e.encode(value)).map { String(decoding: $0, as: UTF8.self) } ?? "null"
     }
 }

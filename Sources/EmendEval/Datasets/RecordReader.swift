@@ -3,6 +3,7 @@
 // the first. A reader validates all records and throws `EmendEvalError.badRecords` listing the bad ones, so
 // one run shows everything wrong with a file; nothing is returned from a file with a bad record.
 
+import EmendCore
 import Foundation
 
 // MARK: - Files
@@ -24,7 +25,7 @@ enum RecordFile {
         }
         var out: [Any] = [], problems: [RecordProblem] = []
         let text = String(decoding: data, as: UTF8.self)
-        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+        for line in linesSplitAtLF(text) {
             let trimmed = line.trimmingCharacters(in: .whitespacesAndNewlines)
             if trimmed.isEmpty { continue }
             if let obj = try? JSONSerialization.jsonObject(with: Data(trimmed.utf8)) { out.append(obj) } else {
@@ -154,11 +155,6 @@ struct RecordFields {
 
 // MARK: - Helpers
 
-/// The lines of a text split at every LF scalar, CR kept (a "\r\n" pair is one Character, so splitting by
-/// Character would not see it; WikiText-2 raw has CRLF ends). Joining with "\n" gives the text back exactly.
-func linesSplitAtLF(_ text: String) -> [String] {
-    text.unicodeScalars.split(separator: "\n", omittingEmptySubsequences: false).map { String(String.UnicodeScalarView($0)) }
-}
 
 /// A short description of a JSON value's type, for messages.
 func describe(_ v: Any) -> String {

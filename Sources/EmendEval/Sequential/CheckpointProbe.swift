@@ -1,15 +1,8 @@
 // The seam between the sequential protocol and whatever measures general ability at a checkpoint.
 //
 // The protocol only needs, per task, a few named numbers; it averages each metric over the tasks that report it
-// (the ENCORE paper plots the average weighted F1 over its six tasks). Plugging the downstream suite in:
-//
-//     let suite = try DownstreamSuite(dataRoot: root, itemsPerTask: 100)
-//     let probe = CheckpointProbe(description: "sst2, mrpc, cola, rte, nli, mmlu × 100, 0-shot") { model, progress in
-//         var out: CheckpointScores = [:]
-//         for s in try suite.evaluate(model, progress: progress) {
-//             out[s.task] = ["f1": s.f1, "accuracy": s.accuracy, "mcc": s.mcc, "items": Double(s.items)] }
-//         return out
-//     }
+// (the ENCORE paper plots the average weighted F1 over its six tasks). `emend bench sequential` plugs the downstream
+// suite in (`BenchSequentialCommand.downstreamProbe()`); tests use small deterministic probes.
 
 import EmendModels
 

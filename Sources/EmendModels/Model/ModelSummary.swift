@@ -71,6 +71,14 @@ extension ModelSummary {
         }
     }
 
+    /// A shape described from a Hugging Face `config.json` alone (no weights: e.g. to plan memory for a model
+    /// that will be built with random weights on a GPU).
+    public init(configFile url: URL) throws {
+        let config = try ModelConfig(huggingFaceConfig: url)
+        self.init(path: url.path, format: "config.json only (no weights)", name: nil, config: config,
+                  parameterCount: config.parameterCount, tensors: [], typeTotals: [])
+    }
+
     static func totals(_ entries: [TensorEntry]) -> [TypeTotal] {
         var byType: [String: TypeTotal] = [:]
         for e in entries {
@@ -106,8 +114,12 @@ extension ModelSummary {
             "norm eps:      \(Self.number(c.normEps))",
             "biases:        attention \(c.attentionBias ? "q/k/v" : "none")\(c.attentionOutputBias ? " + output" : ""), mlp \(c.mlpBias ? "yes" : "no")",
             "output head:   \(c.tiedEmbeddings ? "tied to the token embedding" : "separate")",
-            "tensors:       \(tensors.count), \(Self.bytes(totalTensorBytes))",
         ]
+        if tensors.isEmpty {
+            out.append("weights:       \(Self.bytes(parameterCount * 4)) as F32, \(Self.bytes(parameterCount * 2)) as BF16/F16")
+        } else {
+            out.append("tensors:       \(tensors.count), \(Self.bytes(totalTensorBytes))")
+        }
         let width = typeTotals.map(\.type.count).max() ?? 0
         for t in typeTotals {
             let pad = String(repeating: " ", count: width - t.type.count)
@@ -135,8 +147,9 @@ extension ModelSummary {
         return out
     }
     static func millions(_ n: Int) -> String { String(format: "%.2fM", Double(n) / 1e6) }
-    static func bytes(_ n: Int) -> String {
-        n >= 1 << 20 ? String(format: "%.2f MiB", Double(n) / Double(1 << 20)) : String(format: "%.1f KiB", Double(n) / 1024)
+    public static func bytes(_ n: Int) -> String {
+        if n >= 1 << 30 { return String(format: "%.2f GiB", Double(n) / Double(1 << 30)) }
+        return n >= 1 << 20 ? String(format: "%.2f MiB", Double(n) / Double(1 << 20)) : String(format: "%.1f KiB", Double(n) / 1024)
     }
     static func number(_ x: Float) -> String { x == x.rounded() && abs(x) < 1e9 ? String(Int(x)) : "\(x)" }
 }
