@@ -13,11 +13,14 @@ R="${REQUESTS:-$root/../shared/data/counterfact_easyedit/counterfact-edit.json}"
 batches="${BATCHES:-20}"; kills="${KILLS:-10}"
 work="${1:-$(mktemp -d)}"
 mkdir -p "$work"
+work="$(cd "$work" && pwd)"
 cd "$work"
 rm -rf clean crashed
 "$E" store init clean --model smollm2 --checkpoint-every 3 >/dev/null
 "$E" store init crashed --model smollm2 --checkpoint-every 3 >/dev/null
-args=(--model smollm2 --method encore --requests "$R" --limit "$batches" --batch-size 1)
+# The preset is pinned to a copy, so a rebuild of the repository during the check cannot change it between runs.
+cp "$root/Sources/EmendEditing/Presets/smollm2-135m-encore.json" preset.json
+args=(--model smollm2 --method encore --preset "$work/preset.json" --requests "$R" --limit "$batches" --batch-size 1)
 "$E" edit --store clean "${args[@]}" 2>/dev/null | tail -1
 points=(tensor-write:2 journal-commit:1 checkpoint-write:1 random tensor-write:1 journal-commit:2 random checkpoint-write:1 random journal-commit:3)
 RANDOM=7
