@@ -12,6 +12,12 @@ struct Emend: ParsableCommand {
         version: "0.1.0",
         subcommands: [GenerateCommand.self, EditCommand.self, EvalCommand.self, BenchCommand.self, TrainCommand.self,
                       StatsCommand.self, InspectCommand.self, StoreCommand.self, EnvCommand.self, DevicesCommand.self])
+
+    /// Standard output is line-buffered even when it is a file, so a long run's log shows each batch as it ends.
+    static func main() {
+        lineBufferStandardOutput()
+        main(nil)
+    }
 }
 
 struct EnvCommand: ParsableCommand {
