@@ -21,6 +21,9 @@ final class EditRequestTests: XCTestCase {
         XCTAssertEqual(r[1].targetNew, "English")
         XCTAssertEqual(r[1].targetTrue, "French")
         XCTAssertEqual(r[1].paraphrasePrompts, ["a", "b"])
+        // CRLF line ends ("\r\n" is one Character in Swift): the same two records.
+        let crlf = try parse(line + "\r\n" + line + "\r\n")
+        XCTAssertEqual(crlf.map(\.targetNew), ["English", "English"])
     }
 
     func testParse_ZsREForm() throws {

@@ -173,4 +173,32 @@ final class StoreTests: XCTestCase {
         try store.rollback(to: 1)
         XCTAssertEqual(try store.requests(subject: "Magnus").map { $0.supersededBy != nil }, [false])
     }
+
+    /// NaN and ±∞ in losses and metrics reach the journal as "nan"/"inf" (JSONEncoder alone would refuse them and
+    /// the row would lose every value).
+    func testStore_NonFiniteValuesJournalled() throws {
+        let store = try makeStore()
+        var b = batch(1)
+        b.requests[0].losses = [.nan]
+        b.metrics = ["diverged": .infinity, "ok": 1.5]
+        _ = try store.commit(b, after: StoreSnapshot(version: 0))
+        let row = try XCTUnwrap(try store.batches().last)
+        XCTAssertTrue(row.metrics.contains("\"inf\"") && row.metrics.contains("1.5"), row.metrics)
+        XCTAssertTrue(try store.requests().last?.losses.contains("\"nan\"") ?? false)
+    }
+
+    /// A create killed after the schema but before the info rows leaves a journal without a base model: `create`
+    /// replaces it; a complete store is still refused.
+    func testStore_HalfCreatedStoreIsReplaced() throws {
+        let url = dir.appendingPathComponent("half")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        let pool = try StoreJournal.open(url.appendingPathComponent("store.sqlite"), create: true, readOnly: false)
+        try pool.close()
+        let store = try EditStore.create(at: url, baseModel: base)
+        XCTAssertEqual(try store.info()["checkpoint_every"], "10")
+        XCTAssertThrowsError(try EditStore.create(at: url, baseModel: base)) {
+            guard case EditStoreError.alreadyExists = $0 else { return XCTFail("\($0)") }
+        }
+    }
 }
+
