@@ -26,7 +26,7 @@ struct EditCommand: ParsableCommand {
     @Option(help: "Show greedy completions of the first N requests' prompts before and after editing.") var show = 0
     @Option(help: "Another prompt to complete before and after editing (repeatable), e.g. a neighbouring fact.") var probe: [String] = []
     @Option(help: "Commit each batch to this edit store (see `emend store`); re-running resumes an interrupted run.") var store: String?
-    @Option(name: .customLong("on-duplicate"), help: "With --store: a request re-editing a subject and relation already edited is refused (default), replaces the earlier edit, is kept beside it, or skipped.") var onDuplicate: OnDuplicate = .refuse
+    @Option(name: .customLong("on-duplicate"), help: "With --store: a request re-editing a subject and relation already edited is refused (default), replaces the earlier edit, is kept beside it, or skipped.") var onDuplicate: DuplicatePolicy = .refuse
 
     func validate() throws {
         guard batchSize > 0 else { throw ValidationError("--batch-size must be positive") }

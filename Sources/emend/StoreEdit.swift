@@ -8,7 +8,7 @@ import EmendEditing
 import EmendModels
 import Foundation
 
-enum OnDuplicate: String, ExpressibleByArgument, CaseIterable { case refuse, replace, keepBoth = "keep-both", skip }
+extension DuplicatePolicy: ExpressibleByArgument {}
 
 extension EditCommand {
     func runWithStore(_ dir: String) throws {
@@ -19,7 +19,7 @@ extension EditCommand {
         try store.checkBaseModel(loaded.source.url)
         try store.checkFiles()
         var snapshot = try store.snapshot()
-        let policy = DuplicatePolicy(rawValue: onDuplicate.rawValue) ?? .refuse
+        let policy = onDuplicate
         let plan = try store.plan(reqs, policy: policy)
         if !plan.duplicates.isEmpty { note("\(plan.duplicates.count) request(s) re-edit a subject and relation (--on-duplicate \(policy.rawValue))") }
         note("store \(dir): head version \(snapshot.version); \(plan.alreadyCommitted) of \(reqs.count) requests already committed, \(plan.pending.count) to edit")

@@ -27,11 +27,12 @@ public enum StoreTensor: Sendable, Equatable {
     var checksum: String { withBytes { Checksum.hex($0) } }
 }
 
-enum StoreTensorFile {
+public enum StoreTensorFile {
     /// Writes `tensors` to `url` atomically; `faults` is called with `point` half-way through the data.
     /// - Returns: the SHA-256 of the file written and its size.
-    static func write(_ tensors: [(name: String, tensor: StoreTensor)], metadata: [String: String] = [:], to url: URL,
-                      faults: StoreFaults, point: StoreFaultPoint) throws -> (sha256: String, bytes: Int) {
+    @discardableResult
+    public static func write(_ tensors: [(name: String, tensor: StoreTensor)], metadata: [String: String] = [:], to url: URL,
+                             faults: StoreFaults = .none, point: StoreFaultPoint = .tensorWrite) throws -> (sha256: String, bytes: Int) {
         var entries: [String] = []
         if !metadata.isEmpty {
             let fields = metadata.keys.sorted().map { "\(json($0)):\(json(metadata[$0]!))" }

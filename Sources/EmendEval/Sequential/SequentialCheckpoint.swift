@@ -3,8 +3,8 @@
 //   blk.l.ffn_down   F32 [D, F]  the edited down-projection W (the rest of the model is the unedited file's)
 //   blk.l.kp_gram    F64 [F, F]  Σ K Kᵀ over the batches so far (`LayerEditState.previousKeysGram`)
 // and in the metadata the batch count and each layer's key count. Stored as a safetensors file (8-byte header
-// length, JSON header, raw little-endian data) so any safetensors reader can open it; written whole and renamed into
-// place (`writeAtomically`). One file per batch count, `state/after-batch-000012.safetensors`: results.json names
+// length, JSON header, raw little-endian data) so any safetensors reader can open it; written by the edit store's
+// `StoreTensorFile` (temporary file, fsync, rename). One file per batch count, `state/after-batch-000012.safetensors`: results.json names
 // the batch count it commits, and the file before it is deleted only after that commit, so a process killed at
 // any instant leaves a results.json whose checkpoint exists.
 //
@@ -41,36 +41,20 @@ public struct SequentialCheckpoint: Sendable, Equatable {
 
     /// Writes the checkpoint atomically into `directory/state/`.
     public func write(to directory: URL) throws {
-        let layers = weights.keys.sorted()
-        var entries: [String] = []
         var metadata = ["format": "emend.sequential-state.v1", "batches": String(batches)]
-        for l in layers { metadata["edit_count.\(l)"] = String(states[l]?.editCount ?? 0) }
-        entries.append("\"__metadata__\":{" + metadata.keys.sorted().map { "\"\($0)\":\"\(metadata[$0]!)\"" }.joined(separator: ",") + "}")
-        var offset = 0
-        var blobs: [(Int, Bool)] = []   // (layer, isGram) in file order
-        for l in layers {
+        var tensors: [(name: String, tensor: StoreTensor)] = []
+        for l in weights.keys.sorted() {
             guard let w = weights[l], let s = states[l] else {
                 throw EmendEvalError.invalidRun(file: directory.path, field: "checkpoint layer \(l)", expected: "weights and state", got: "one of them missing")
             }
-            let wBytes = w.count * 4, gBytes = s.previousKeysGram.scalars.count * 8
-            entries.append("\"blk.\(l).ffn_down\":{\"dtype\":\"F32\",\"shape\":[\(w.shape.map(String.init).joined(separator: ","))],\"data_offsets\":[\(offset),\(offset + wBytes)]}")
-            offset += wBytes
-            entries.append("\"blk.\(l).kp_gram\":{\"dtype\":\"F64\",\"shape\":[\(s.previousKeysGram.rows),\(s.previousKeysGram.cols)],\"data_offsets\":[\(offset),\(offset + gBytes)]}")
-            offset += gBytes
-            blobs += [(l, false), (l, true)]
+            metadata["edit_count.\(l)"] = String(s.editCount)
+            tensors += [("blk.\(l).ffn_down", .f32(w)), ("blk.\(l).kp_gram", .f64(s.previousKeysGram))]
         }
-        var header = Array("{\(entries.joined(separator: ","))}".utf8)
-        while header.count % 8 != 0 { header.append(0x20) }
-        var data = Data(capacity: 8 + header.count + offset)
-        var length = UInt64(header.count).littleEndian
-        withUnsafeBytes(of: &length) { data.append(contentsOf: $0) }
-        data.append(contentsOf: header)
-        for (l, isGram) in blobs {
-            // Little-endian hosts (x86-64, arm64) store Float and Double exactly as safetensors does.
-            if isGram { states[l]!.previousKeysGram.scalars.withUnsafeBytes { data.append(contentsOf: $0) } }
-            else { weights[l]!.scalars.withUnsafeBytes { data.append(contentsOf: $0) } }
+        let url = Self.url(in: directory, batches: batches)
+        do { try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true) } catch {
+            throw EmendEvalError.invalidRun(file: url.path, field: "(folder)", expected: "a writable folder", got: error.localizedDescription)
         }
-        try writeAtomically(data, to: Self.url(in: directory, batches: batches))
+        try StoreTensorFile.write(tensors, metadata: metadata, to: url)
     }
 
     // MARK: - Reading
