@@ -16,8 +16,12 @@ public struct SendableConstPointer<T>: @unchecked Sendable {
     public init(_ base: UnsafePointer<T>) { self.base = base }
 }
 
-/// The number of worker threads Emend uses (the active processor count, at least 1).
-public let emendThreadCount: Int = max(1, ProcessInfo.processInfo.activeProcessorCount)
+/// The number of worker threads Emend uses: `$EMEND_THREADS` when it is a positive integer, else the active
+/// processor count (at least 1). `emend` passes the same number to OpenBLAS at start-up.
+public let emendThreadCount: Int = {
+    if let s = ProcessInfo.processInfo.environment["EMEND_THREADS"], let n = Int(s), n > 0 { return n }
+    return max(1, ProcessInfo.processInfo.activeProcessorCount)
+}()
 
 /// Calls `body(range)` on disjoint ranges covering `0..<count`, in parallel when `count` is large.
 /// - Parameter grain: the smallest amount of work worth a thread.

@@ -9,6 +9,8 @@ import Foundation
 public enum EvalDataset: String, Codable, Sendable, CaseIterable {
     /// Edit metrics (teacher forced): CounterFact ES/PS/NS/S; zsRE (MEND form) and KnowEdit ZsRE token accuracy.
     case counterfact, zsre, knowedit
+    /// Edit records scored as the MALMEN paper scores its editors (ES/GS/LS answer-token accuracy, `FactAccuracy`).
+    case facts
     /// Downstream probes: one task, or all six (`downstream`).
     case sst2, mrpc, cola, rte, nli, mmlu, downstream
     /// Perplexity on WikiText-2 (raw test split).
@@ -49,6 +51,8 @@ public struct EvalReport: Sendable, Equatable, Codable {
     public var generatedTexts: Int?
     /// Set for `.health`.
     public var health: HealthReport?
+    /// Set for `.facts`.
+    public var facts: FactAccuracy?
 
     public init(model: String, dataset: EvalDataset, dataFile: String, firstRecord: Int, lastRecord: Int, seconds: Double,
                 counterfact: CounterFactScores? = nil, zsre: ZsREScores? = nil) {
@@ -105,6 +109,12 @@ public struct EvalReport: Sendable, Equatable, Codable {
             lines.append(String(format: "generation entropy (×100): %.2f over %d texts", g, generatedTexts ?? 0))
         }
         if let h = health { lines += h.lines() }
+        if let a = facts {
+            lines += [row(["", "ES", "GS", "LS"]),
+                      row(["answer acc", f(a.editSuccess), f(a.generalizationSuccess), f(a.localitySuccess)]),
+                      "MALMEN's definitions (fractions): answer-token accuracy after the edit prompt, the first paraphrase "
+                        + "and the unrelated prompt; \(a.facts) facts"]
+        }
         if let z = zsre {
             lines += [row(["", "efficacy", "general.", "specific."]),
                       row(["token acc", f(z.efficacy), f(z.generalization), f(z.specificity)]),

@@ -30,7 +30,7 @@ public enum EvalRuns {
         let p: String
         switch d {
         case .counterfact, .entropy, .health: p = "counterfact_easyedit/counterfact-edit.json"
-        case .zsre: p = "zsre/zsre_mend_eval_portability_gpt4.json"
+        case .zsre, .facts: p = "zsre/zsre_mend_eval_portability_gpt4.json"
         case .knowedit: p = "knowedit/ZsRE-test-all.json"
         case .sst2, .mrpc, .cola, .rte, .nli, .mmlu, .downstream: p = "."
         case .wikitext: p = "wikitext2_raw/wiki.test.raw"
@@ -78,6 +78,11 @@ public enum EvalRuns {
             let reqs = try recs.enumerated().map { try $1.editRequest(caseID: first + $0, file: file) }
             return try EvalReport.run(model, modelName: modelName, dataset: dataset, requests: reqs, dataFile: file,
                                       firstRecord: first, tokensPerPass: options.tokensPerPass) { progress?("queries", $0, $1) }
+        case .facts:
+            let (reqs, first) = try select(try editRecords(data), records, file: file)
+            report = EvalReport(model: modelName, dataset: dataset, dataFile: file, firstRecord: first,
+                                lastRecord: first + reqs.count - 1, seconds: 0)
+            report.facts = model.model.factAccuracy(reqs.map { TokenizedFact(EditingFact($0), tokenizer: model.tokenizer) })
         case .sst2, .mrpc, .cola, .rte, .nli, .mmlu, .downstream:
             let suite = try DownstreamSuite(dataRoot: data, tasks: dataset.downstreamTasks.map(\.rawValue),
                                             itemsPerTask: options.itemsPerTask, shots: options.shots, seed: options.seed)

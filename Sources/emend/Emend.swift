@@ -13,9 +13,11 @@ struct Emend: ParsableCommand {
         subcommands: [GenerateCommand.self, EditCommand.self, EvalCommand.self, BenchCommand.self, TrainCommand.self,
                       StatsCommand.self, InspectCommand.self, StoreCommand.self, EnvCommand.self, DevicesCommand.self])
 
-    /// Standard output is line-buffered even when it is a file, so a long run's log shows each batch as it ends.
+    /// Standard output is line-buffered even when it is a file, so a long run's log shows each batch as it ends;
+    /// OpenBLAS uses as many threads as Emend's own kernels (`$EMEND_THREADS`, else every core).
     static func main() {
         lineBufferStandardOutput()
+        setBLASThreads(emendThreadCount)
         main(nil)
     }
 }

@@ -45,15 +45,10 @@ enum HyperNetworkEdit {
         }
     }
 
-    /// ES, GS, LS (spec §5.3: mean per-example answer-token accuracy) before and after, in LM mini-batches of 32.
+    /// ES, GS, LS (spec §5.3: mean per-example answer-token accuracy) before and after.
     static func report(_ loaded: LoadedModel, _ facts: [TokenizedFact], edited: TransformerModel) {
-        func acc(_ m: TransformerModel, _ seqs: [LabelledSequence]) -> Double {
-            let all = stride(from: 0, to: seqs.count, by: 32).flatMap { m.tokenAccuracies(Array(seqs[$0..<min($0 + 32, seqs.count)])) }
-            return all.isEmpty ? 0 : all.reduce(0, +) / Double(all.count)
-        }
-        let kinds = [facts.map(\.edit), facts.map(\.equivalent), facts.map(\.unrelated)]
-        let b = kinds.map { acc(loaded.model, $0) }, a = kinds.map { acc(edited, $0) }
+        let b = loaded.model.factAccuracy(facts), a = edited.factAccuracy(facts)
         print(String(format: "unedited: ES %.3f GS %.3f LS %.3f\nedited:   ES %.3f GS %.3f LS %.3f  (answer-token accuracy, MALMEN's definitions)",
-                     b[0], b[1], b[2], a[0], a[1], a[2]))
+                     b.editSuccess, b.generalizationSuccess, b.localitySuccess, a.editSuccess, a.generalizationSuccess, a.localitySuccess))
     }
 }

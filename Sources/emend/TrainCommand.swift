@@ -46,6 +46,7 @@ struct TrainCommand: ParsableCommand {
             guard resumed.editor.settings.method == method else {
                 throw ValidationError("\(out) holds a \(resumed.editor.settings.method.rawValue) editor; use another --out for \(method.rawValue)")
             }
+            try refuseChangedSettings(resumed.editor.settings)
             trainer = resumed
             note("resuming \(out) at step \(trainer.step)")
         } else {
@@ -87,5 +88,21 @@ struct TrainCommand: ParsableCommand {
             }
         }
         print("editor in \(out) (best validation loss \(String(format: "%.4f", trainer.bestLoss)))")
+    }
+
+    /// A resumed run keeps the settings it was started with; a flag given now that differs is refused (naming the
+    /// flag and both values) rather than silently ignored. `--steps` may change: it is the total to train to.
+    func refuseChangedSettings(_ r: HyperNetworkSettings) throws {
+        var given: [(flag: String, now: String, then: String)] = []
+        if let v = factsPerStep { given.append(("--facts-per-step", "\(v)", "\(r.factsPerStep)")) }
+        if let v = rank { given.append(("--rank", "\(v)", "\(r.rank)")) }
+        if let v = metaLR { given.append(("--meta-lr", "\(v)", "\(r.metaLearningRate)")) }
+        if let v = validationFacts { given.append(("--validation-facts", "\(v)", "\(r.validationFacts)")) }
+        if let v = validationInterval { given.append(("--validation-interval", "\(v)", "\(r.validationInterval)")) }
+        if let p = preset { given.append(("--preset \(p): layers", "\(try HyperNetworkSettings.preset(p, method: method).layers)", "\(r.layers)")) }
+        if let d = given.first(where: { $0.now != $0.then }) {
+            throw ValidationError("\(out) was started with \(d.flag) \(d.then); this run asks for \(d.now). Resume with the same "
+                                  + "settings (or leave the flag out), or train into another --out")
+        }
     }
 }

@@ -12,30 +12,10 @@ import EmendTestSupport
 final class StoreCrashTests: XCTestCase {
     static let requestCount = 22
 
-    var binary: URL { TestPaths.repoRoot.appendingPathComponent(".build/release/emend") }
+    var binary: URL { EmendProcess.binary }
 
-    struct RunResult { var status: Int32; var killed: Bool; var output: String }
-
-    func run(_ args: [String], env extra: [String: String] = [:], home: URL, killAfter: Double? = nil) throws -> RunResult {
-        let p = Process()
-        p.executableURL = binary
-        p.arguments = args
-        var env = ProcessInfo.processInfo.environment
-        env["EMEND_HOME"] = home.path
-        env["EMEND_THREADS"] = "1"
-        for (k, v) in extra { env[k] = v }
-        p.environment = env
-        let pipe = Pipe()
-        p.standardOutput = pipe; p.standardError = pipe
-        try p.run()
-        if let t = killAfter {
-            let pid = p.processIdentifier
-            DispatchQueue.global().asyncAfter(deadline: .now() + t) { kill(pid, SIGKILL) }
-        }
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return RunResult(status: p.terminationStatus, killed: p.terminationReason == .uncaughtSignal && p.terminationStatus == SIGKILL,
-                         output: String(decoding: data, as: UTF8.self))
+    func run(_ args: [String], env extra: [String: String] = [:], home: URL, killAfter: Double? = nil) throws -> EmendProcess.Result {
+        try EmendProcess.run(args, env: extra, home: home, killAfter: killAfter)
     }
 
     /// The journal of the committed versions without ids and wall-clock fields: what two equal runs must share.
