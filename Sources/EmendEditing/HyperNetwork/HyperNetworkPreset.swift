@@ -50,10 +50,14 @@ extension HyperNetworkSettings {
         return s
     }
 
-    /// The default for a model: its family's preset, or the MALMEN rule (down-projections of the last 6 blocks).
+    /// The default for a model: its family's hyper-network preset when there is one, or the MALMEN rule
+    /// (down-projections of the last 6 blocks).
     public static func defaults(for model: TransformerModel, method: HyperNetworkMethod) throws -> HyperNetworkSettings {
         let c = model.config
-        if c.architecture == "llama" && c.layerCount == 30 && c.hiddenSize == 576 { return try preset("smollm2-135m", method: method) }
+        if let family = try ModelFamily.recognise(c), let dir = presetDirectory,
+           FileManager.default.fileExists(atPath: dir.appendingPathComponent("\(family.name).json").path) {
+            return try preset(family.name, method: method)
+        }
         return HyperNetworkSettings(method: method, layers: Array(max(0, c.layerCount - 6)..<c.layerCount))
     }
 }

@@ -6,20 +6,14 @@ import EmendModels
 import Foundation
 
 public enum EditingSession {
-    /// The built-in preset of `method` for a model: `<family>-<method>` where the family is recognised
-    /// (SmolLM2-135M by its shape), otherwise an error asking for `--preset`.
+    /// The built-in preset of `method` for a model: `<family>-<method>` where a built-in family recognises the
+    /// model by its shape (`ModelFamily`), otherwise an error asking for `--preset`.
     public static func defaultPresetName(method: String, model: TransformerModel) throws -> String {
         let c = model.config
-        let family: String
-        switch (c.architecture, c.layerCount, c.hiddenSize) {
-        case ("llama", 30, 576): family = "smollm2-135m"
-        case ("gpt2", 48, 1600): family = "gpt2-xl"
-        case ("llama", 32, 4096) where c.intermediateSize == 14336: family = "llama3-8b"
-        case ("llama", 32, 4096) where c.intermediateSize == 11008: family = "llama2-7b"
-        default:
+        guard let family = try ModelFamily.recognise(c) else {
             throw EmendEditingError.invalidSettings(field: "--preset", expected: "a preset file for this model (no built-in preset fits \(c.architecture), \(c.layerCount) layers, width \(c.hiddenSize))", got: "none")
         }
-        return "\(family)-\(method)"
+        return "\(family.name)-\(method)"
     }
 
     /// Builds an editor: validates the preset, loads or computes C0 for its layers, and the context templates.
