@@ -1,6 +1,6 @@
 // Model health after editing (the ENCORE paper's diagnostics):
 //  - matrix norms: for every 2-D weight that differs between the original and the edited model, the Frobenius
-//    norm ‖W‖_F = √Σ w² and the spectral norm ‖W‖₂ = σ_max (power iteration on WᵀW in Float64), each next to
+//    norm ‖W‖_F = √Σ w² and the spectral norm ‖W‖₂ = σ_max (largest eigenvalue of the Gram matrix, Float64), each next to
 //    the original's and as a ratio; and ‖ΔW‖_F.
 //  - residual share ("importance hacking"): on corpus text, per token, ‖m_l‖ / ‖h_l‖ where m_l is layer l's
 //    MLP output (W_down·key + bias) and h_l the block output (residual stream after the layer); mean over
@@ -37,38 +37,15 @@ public enum MatrixNorms {
         w.scalars.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()
     }
 
-    /// σ_max of a 2-D tensor [O, I] by power iteration on WᵀW (Float64), from a fixed start vector, until the
-    /// estimate changes by less than `tolerance` (relative) or `maxIterations`.
-    public static func spectral(_ w: Tensor, maxIterations: Int = 300, tolerance: Double = 1e-9) -> Double {
-        guard w.shape.count == 2, w.shape[0] > 0, w.shape[1] > 0 else { return 0 }
-        let o = w.shape[0], n = w.shape[1]
-        let a = w.scalars.map(Double.init)
-        // Start: 1 + small deterministic variation, so no singular vector is missed by symmetry.
-        var v = (0..<n).map { 1 + 0.01 * Double(($0 * 7919) % 101) / 101 }
-        var sigma = 0.0
-        for _ in 0..<maxIterations {
-            let norm = v.reduce(0) { $0 + $1 * $1 }.squareRoot()
-            guard norm > 0 else { return 0 }
-            for j in 0..<n { v[j] /= norm }
-            var u = [Double](repeating: 0, count: o)               // u = W v
-            for r in 0..<o {
-                var s = 0.0
-                let base = r * n
-                for j in 0..<n { s += a[base + j] * v[j] }
-                u[r] = s
-            }
-            var next = [Double](repeating: 0, count: n)            // v' = Wᵀ u
-            for r in 0..<o {
-                let ur = u[r], base = r * n
-                if ur == 0 { continue }
-                for j in 0..<n { next[j] += a[base + j] * ur }
-            }
-            let estimate = u.reduce(0) { $0 + $1 * $1 }.squareRoot()   // ‖W v‖ with ‖v‖ = 1
-            v = next
-            if abs(estimate - sigma) <= tolerance * max(estimate, 1e-300) { return estimate }
-            sigma = estimate
-        }
-        return sigma
+    /// σ_max of a 2-D tensor [O, I]: the square root of the largest eigenvalue of the smaller Gram matrix (W·Wᵀ
+    /// [O, O] or Wᵀ·W [I, I]), formed with one Float64 GEMM and decomposed by LAPACK; 0 for an empty or
+    /// non-finite matrix.
+    public static func spectral(_ w: Tensor) -> Double {
+        guard w.shape.count == 2, w.shape[0] > 0, w.shape[1] > 0, let a = try? Matrix64(w) else { return 0 }
+        let rowsSmaller = a.rows <= a.cols
+        guard let gram = try? matmul(a, a, transposeA: !rowsSmaller, transposeB: rowsSmaller),
+              let largest = (try? SymmetricEigendecomposition(gram))?.values.last else { return 0 }
+        return max(0, largest).squareRoot()
     }
 
     /// Every 2-D block weight (and the output head) that differs between the two models, with its norms.
