@@ -9,8 +9,8 @@ import Foundation
 
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "bench",
-        abstract: "Benchmarks of editing methods: the lifelong sequential protocol and its report.",
-        subcommands: [BenchSequentialCommand.self, BenchReportCommand.self])
+        abstract: "Benchmarks of editing methods: the lifelong sequential protocol, its report, and runs compared.",
+        subcommands: [BenchSequentialCommand.self, BenchReportCommand.self, BenchCompareCommand.self])
 }
 
 struct BenchSequentialCommand: ParsableCommand {
@@ -144,5 +144,36 @@ struct BenchReportCommand: ParsableCommand {
         }
         try SequentialReport.write(results, to: dir)
         print("wrote \(dir.appendingPathComponent(SequentialReport.fileName).path)")
+    }
+}
+
+struct BenchCompareCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "compare",
+        abstract: "Put several sequential runs on shared charts (compare.html): ES, NS, S, downstream F1, norms, time per edit.")
+
+    @Argument(help: "Run directories of `emend bench sequential` (finished or not).") var runDirs: [String]
+    @Option(help: "The page to write.") var out = "compare.html"
+
+    func validate() throws {
+        guard runDirs.count >= 2 else { throw ValidationError("give at least two run directories") }
+    }
+
+    func run() throws {
+        let pairs = try runDirs.map { d -> (directory: URL, results: SequentialResults) in
+            let dir = URL(fileURLWithPath: d)
+            guard let r = try SequentialResults.read(from: dir) else { throw ValidationError("\(d) has no \(SequentialResults.fileName)") }
+            return (dir, r)
+        }
+        let runs = SequentialComparison.runs(pairs)
+        try SequentialComparison.write(runs, to: URL(fileURLWithPath: out))
+        for r in runs {
+            let last = r.results.checkpoints.last
+            print(String(format: "%@: %d/%d edits; last checkpoint %d: S %@, mean F1 %@, largest ‖W‖/‖W0‖ %@", r.label,
+                         r.results.batches.last?.edits ?? 0, r.results.settings.edits, last?.edits ?? 0,
+                         last?.editMetrics.map { String(format: "%.1f", $0.S) } ?? "–",
+                         last?.downstreamAverage?["f1"].map { String(format: "%.3f", $0) } ?? "–",
+                         r.results.batches.last.map { String(format: "%.4f", $0.relativeNorms.values.max() ?? 1) } ?? "1"))
+        }
+        print("wrote \(out)")
     }
 }

@@ -79,6 +79,33 @@ final class SequentialReportTests: XCTestCase {
         XCTAssertTrue(html.contains("<td>1.0600</td>"))
     }
 
+    /// compare.html of two runs on the same records: six charts with one series per run and one circle per data
+    /// point (ES, NS, S, mean F1: 2 runs × 4 checkpoints; largest norm: 2 × (start + 3 batches); time: 2 × 3), the
+    /// summary rows, and a caveat when the evaluation samples differ. The MEMIT run's norms are set by hand so its
+    /// largest ratio after batch 3 is 1.12, placed on the norm chart where the geometry puts it.
+    func testComparison_OneSeriesPerRun() {
+        let encore = Self.results()
+        var memit = Self.results()
+        memit.settings.method = "memit"
+        for i in memit.batches.indices { memit.batches[i].relativeNorms = [0: 1 + 0.04 * Double(i + 1), 1: 1.01] }
+        let runs = SequentialComparison.runs([(URL(fileURLWithPath: "/r/encore-300"), encore), (URL(fileURLWithPath: "/r/memit-300"), memit)])
+        XCTAssertEqual(runs.map(\.label), ["ENCORE", "MEMIT"])
+        let html = SequentialComparison.html(runs)
+        let charts = html.components(separatedBy: "<svg ").dropFirst()
+        XCTAssertEqual(charts.count, 6)
+        XCTAssertEqual(charts.map { count("class=\"point\"", in: $0) }, [8, 8, 8, 8, 8, 6])
+        for c in charts { XCTAssertTrue(c.contains("data-series=\"ENCORE\"") && c.contains("data-series=\"MEMIT\"")) }
+        XCTAssertTrue(charts.dropFirst(4).first!.contains("<title>MEMIT: 300 → 1.12</title>"))
+        XCTAssertTrue(html.contains("<td class=\"k\">MEMIT</td><td>300 / 300</td><td>300</td><td>50.0</td>"))
+        XCTAssertFalse(html.contains("Note:"))
+        memit.evaluationSample = [1, 2]
+        XCTAssertTrue(SequentialComparison.html(SequentialComparison.runs([(URL(fileURLWithPath: "/a"), encore), (URL(fileURLWithPath: "/b"), memit)]))
+            .contains("Note: the runs differ in the evaluation sample."))
+        // Two runs of one method are told apart by their directories.
+        XCTAssertEqual(SequentialComparison.runs([(URL(fileURLWithPath: "/r/x"), encore), (URL(fileURLWithPath: "/r/y"), encore)]).map(\.label), ["x", "y"])
+        XCTAssertFalse(html.lowercased().contains("<script"))
+    }
+
     /// An empty run (no batch yet) renders, with "no data yet" in place of points.
     func testReport_EmptyRunRenders() {
         let r = SequentialResults(settings: F.settings(), originalNorms: [:], evaluationSample: [])

@@ -25,7 +25,12 @@ public enum SequentialReport {
         body += headline(r) + settingsTable(r)
         for chart in charts(r) { body += "<figure>\(chart)</figure>\n" }
         body += checkpointTable(r)
-        return """
+        return page(title: title, body: body)
+    }
+
+    /// A self-contained page: inline CSS, the body as given, no scripts, no external resources.
+    static func page(title: String, body: String) -> String {
+        """
         <!DOCTYPE html>
         <html lang="en">
         <head>
