@@ -10,7 +10,7 @@ import Foundation
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "bench",
         abstract: "Benchmarks of editing methods: the lifelong sequential protocol, its report, and runs compared.",
-        subcommands: [BenchSequentialCommand.self, BenchReportCommand.self, BenchCompareCommand.self])
+        subcommands: [BenchSequentialCommand.self, BenchReportCommand.self, BenchCompareCommand.self, BenchExportCommand.self])
 }
 
 struct BenchSequentialCommand: ParsableCommand {
@@ -175,5 +175,26 @@ struct BenchCompareCommand: ParsableCommand {
                          r.results.batches.last.map { String(format: "%.4f", $0.relativeNorms.values.max() ?? 1) } ?? "1"))
         }
         print("wrote \(out)")
+    }
+}
+
+struct BenchExportCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "export",
+        abstract: "Write the model of a sequential run after its last finished batch (.gguf or a safetensors folder).")
+
+    @Argument(help: "The run directory of `emend bench sequential`.") var runDir: String
+    @Option(help: "The run's model (default: the name the run recorded).") var model: String?
+    @Option(help: "A .gguf file (GGUF model) or a folder (safetensors).") var out: String
+
+    func run() throws {
+        let dir = URL(fileURLWithPath: runDir)
+        guard let results = try SequentialResults.read(from: dir) else { throw ValidationError("\(runDir) has no \(SequentialResults.fileName)") }
+        let loaded = try LoadedModel.load(model ?? results.settings.model)
+        guard let (edited, batches) = try SequentialCheckpoint.editedModel(of: results, in: dir, base: loaded.model,
+                                                                          fingerprint: try loaded.source.fingerprint()) else {
+            throw ValidationError("\(runDir) has no finished batch yet")
+        }
+        _ = try edited.export(to: URL(fileURLWithPath: out), format: out.hasSuffix(".gguf") ? .gguf : .safetensors)
+        print("wrote \(out): \(results.settings.method) after \(batches) batches (\(results.batches.last?.edits ?? 0) edits)")
     }
 }

@@ -60,6 +60,27 @@ final class SequentialRunnerTests: XCTestCase {
         XCTAssertEqual(kept, ["after-batch-000004.safetensors"])
     }
 
+    /// `emend bench export`'s model: the base with the last checkpoint's matrices is the runner's edited model, bit
+    /// for bit, after a partial and after a finished run; another model's fingerprint is refused; no batch → nil.
+    func testEditedModel_IsTheRunnersModel() throws {
+        let dir = try F.temporaryDirectory("seq-export")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let base = try F.loaded().model
+        var r = try runner(dir)
+        XCTAssertNil(try SequentialCheckpoint.editedModel(of: r.results, in: dir, base: base, fingerprint: "0"))
+        for partial in [true, false] {
+            try r.run(maxBatches: partial ? 1 : nil)
+            XCTAssertEqual(r.results.complete, !partial)
+            let got = try XCTUnwrap(SequentialCheckpoint.editedModel(of: r.results, in: dir, base: base, fingerprint: "0"))
+            XCTAssertEqual(got.batches, r.results.batches.count)
+            for l in 0..<base.config.layerCount {
+                XCTAssertEqual(got.model.weights.blocks[l].ffnDown, r.editor.model.weights.blocks[l].ffnDown, "layer \(l)")
+                XCTAssertEqual(got.model.weights.blocks[l].ffnDown == base.weights.blocks[l].ffnDown, !F.preset.layers.contains(l))
+            }
+        }
+        XCTAssertThrowsError(try SequentialCheckpoint.editedModel(of: r.results, in: dir, base: base, fingerprint: "other"))
+    }
+
     /// Checkpoints at 0, 6, 12 edits for 12 edits / batch 3 / every 6 (worked by hand); edit metrics on the sampled
     /// records edited so far (the whole sample at 0); the probe's average is the mean of the two tasks' F1; the norms
     /// of each batch recomputed here from the checkpoint file and the unedited weights.

@@ -106,3 +106,23 @@ public struct SequentialCheckpoint: Sendable, Equatable {
         }
     }
 }
+
+// MARK: - The edited model of a run
+
+extension SequentialCheckpoint {
+    /// The model after the last finished batch of the run in `directory`: `base` (the run's model: `fingerprint` must
+    /// be the one the run recorded) with the checkpoint's matrices in place. Nil when no batch has finished.
+    public static func editedModel(of results: SequentialResults, in directory: URL, base: TransformerModel,
+                                   fingerprint: String) throws -> (model: TransformerModel, batches: Int)? {
+        guard fingerprint == results.settings.modelFingerprint else {
+            throw EmendEvalError.invalidRun(file: directory.appendingPathComponent(SequentialResults.fileName).path, field: "settings.modelFingerprint",
+                                            expected: "the model given (\(fingerprint))", got: results.settings.modelFingerprint)
+        }
+        guard let done = results.batches.last?.batch else { return nil }
+        let layers = results.settings.preset.layers
+        let cp = try read(from: directory, batches: done, layers: layers, config: base.config)
+        var model = base
+        for l in layers { model.weights.blocks[l].ffnDown = cp.weights[l]! }
+        return (model, done)
+    }
+}
