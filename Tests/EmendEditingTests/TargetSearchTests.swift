@@ -68,6 +68,23 @@ final class TargetSearchTests: XCTestCase {
         }
     }
 
+    /// A batch larger than `requestsPerChunk` is searched chunk by chunk (2 + 1 here) and gives the one-chunk result:
+    /// requests are independent, so only the peak memory changes.
+    func testRun_ChunkedEqualsOneChunk() {
+        var search = TargetSearch(model: model, layer: 1, settings: TargetSearchSettings(maxSteps: 8, stopping: .mostProbable(extraSteps: 1)))
+        let whole = search.run(prompts())
+        search.requestsPerChunk = 2
+        let chunked = search.run(prompts())
+        XCTAssertEqual(chunked.targets.shape, whole.targets.shape)
+        XCTAssertEqual(chunked.initial.shape, whole.initial.shape)
+        XCTAssertEqual(chunked.steps, whole.steps)
+        XCTAssertEqual(chunked.forwardPasses, whole.forwardPasses)
+        XCTAssertEqual(chunked.mostProbableTrace, whole.mostProbableTrace)
+        for (a, b) in zip(chunked.targets.scalars, whole.targets.scalars) { XCTAssertEqual(a, b, accuracy: 1e-4) }
+        for (a, b) in zip(chunked.initial.scalars, whole.initial.scalars) { XCTAssertEqual(a, b, accuracy: 1e-5) }
+        for (x, y) in zip(chunked.losses, whole.losses) { for (a, b) in zip(x, y) { XCTAssertEqual(a, b, accuracy: 1e-4) } }
+    }
+
     /// MPES stops exactly when the condition has held k+1 times (cumulative, not consecutive), with no step on that
     /// pass; without early stopping the search runs to the cap and the last pass never steps.
     func testRun_MostProbableStopsAfterKPlusOneHits() {
