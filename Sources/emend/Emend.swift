@@ -14,10 +14,11 @@ struct Emend: ParsableCommand {
                       StatsCommand.self, InspectCommand.self, StoreCommand.self, EnvCommand.self, DevicesCommand.self])
 
     /// Standard output is line-buffered even when it is a file, so a long run's log shows each batch as it ends;
-    /// OpenBLAS uses as many threads as Emend's own kernels (`$EMEND_THREADS`, else every core).
+    /// with `$EMEND_THREADS` set, OpenBLAS uses that many threads too (otherwise its own default, or
+    /// `$OPENBLAS_NUM_THREADS`).
     static func main() {
         lineBufferStandardOutput()
-        setBLASThreads(emendThreadCount)
+        if ProcessInfo.processInfo.environment["EMEND_THREADS"] != nil { setBLASThreads(emendThreadCount) }
         main(nil)
     }
 }
