@@ -92,7 +92,7 @@ public enum SequentialComparison {
         }
         var f1 = SVGLineChart(title: "Downstream F1, mean over tasks, vs number of edits", xLabel: x, yLabel: "weighted F1",
                               series: series { r in r.checkpoints.compactMap { c in c.downstreamAverage?["f1"].map { ChartPoint(Double(c.edits), $0) } } },
-                              xRange: xs)
+                              yRange: 0...1, xRange: xs)    // the whole F1 scale: a 0.005 wobble must not look like a cliff
         f1.emptyMessage = "no downstream probe in these runs"
         out.append(f1.svg())
         out.append(SVGLineChart(title: "Largest edited-matrix norm ‖W‖F / ‖W0‖F vs number of edits", xLabel: x,
