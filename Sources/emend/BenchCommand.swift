@@ -194,7 +194,7 @@ struct BenchExportCommand: ParsableCommand {
                                                                           fingerprint: try loaded.source.fingerprint()) else {
             throw ValidationError("\(runDir) has no finished batch yet")
         }
-        _ = try edited.export(to: URL(fileURLWithPath: out), format: out.hasSuffix(".gguf") ? .gguf : .safetensors)
+        _ = try edited.export(to: URL(fileURLWithPath: out), format: ExportFormat(forPath: out))
         print("wrote \(out): \(results.settings.method) after \(batches) batches (\(results.batches.last?.edits ?? 0) edits)")
     }
 }

@@ -72,7 +72,7 @@ struct EditCommand: ParsableCommand {
         }
         if let out {
             let url = URL(fileURLWithPath: out)
-            let format: ExportFormat = out.hasSuffix(".gguf") ? .gguf : .safetensors
+            let format = ExportFormat(forPath: out)
             _ = try editor.model.export(to: url, format: format)
             print("wrote \(out)")
         }

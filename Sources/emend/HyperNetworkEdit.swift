@@ -22,7 +22,7 @@ enum HyperNetworkEdit {
         print(String(format: "%@: %d facts at once in %.2fs; ‖S‖ per layer: %@", method, facts.count, seconds, norms))
         report(loaded, facts, edited: edited)
         if let out {
-            let format: ExportFormat = out.hasSuffix(".gguf") ? .gguf : .safetensors
+            let format = ExportFormat(forPath: out)
             _ = try edited.export(to: URL(fileURLWithPath: out), format: format)
             print("wrote \(out)")
         }
@@ -39,7 +39,7 @@ enum HyperNetworkEdit {
                      ft.losses.count, ft.losses.first ?? 0, ft.losses.last ?? 0, "\(layers)"))
         report(loaded, facts, edited: edited)
         if let out {
-            let format: ExportFormat = out.hasSuffix(".gguf") ? .gguf : .safetensors
+            let format = ExportFormat(forPath: out)
             _ = try edited.export(to: URL(fileURLWithPath: out), format: format)
             print("wrote \(out)")
         }

@@ -51,7 +51,7 @@ extension EditCommand {
         }
         print("store \(dir) at version \(snapshot.version)")
         if let out {
-            let format: ExportFormat = out.hasSuffix(".gguf") ? .gguf : .safetensors
+            let format = ExportFormat(forPath: out)
             _ = try editor.model.export(to: URL(fileURLWithPath: out), format: format)
             print("wrote \(out)")
         }
@@ -90,7 +90,7 @@ extension EditCommand {
         }
         print("store \(dir) at version \(snapshot.version)")
         if let out {
-            let format: ExportFormat = out.hasSuffix(".gguf") ? .gguf : .safetensors
+            let format = ExportFormat(forPath: out)
             _ = try model.export(to: URL(fileURLWithPath: out), format: format)
             print("wrote \(out)")
         }

@@ -57,6 +57,13 @@ public struct SequentialCheckpoint: Sendable, Equatable {
         try StoreTensorFile.write(tensors, metadata: metadata, to: url)
     }
 
+    /// `model` with this checkpoint's edited matrices in place.
+    public func applied(to model: TransformerModel) -> TransformerModel {
+        var m = model
+        for (l, w) in weights { m.weights.blocks[l].ffnDown = w }
+        return m
+    }
+
     // MARK: - Reading
 
     /// Reads the checkpoint after `batches` batches, checking it holds `layers` with the shapes of `config`.
@@ -120,9 +127,6 @@ extension SequentialCheckpoint {
         }
         guard let done = results.batches.last?.batch else { return nil }
         let layers = results.settings.preset.layers
-        let cp = try read(from: directory, batches: done, layers: layers, config: base.config)
-        var model = base
-        for l in layers { model.weights.blocks[l].ffnDown = cp.weights[l]! }
-        return (model, done)
+        return (try read(from: directory, batches: done, layers: layers, config: base.config).applied(to: base), done)
     }
 }

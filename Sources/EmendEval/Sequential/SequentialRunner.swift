@@ -89,9 +89,7 @@ public struct SequentialRunner {
             var restored = editor
             if done > 0 {
                 let cp = try SequentialCheckpoint.read(from: directory, batches: done, layers: layers, config: base.model.config)
-                var model = editor.model
-                for l in layers { model.weights.blocks[l].ffnDown = cp.weights[l]! }
-                restored = try LocateThenEditor(model: model, tokenizer: editor.tokenizer, preset: editor.preset, statistics: editor.statistics,
+                restored = try LocateThenEditor(model: cp.applied(to: editor.model), tokenizer: editor.tokenizer, preset: editor.preset, statistics: editor.statistics,
                                                 contexts: editor.prompts.contexts, states: cp.states)
             }
             self.editor = restored

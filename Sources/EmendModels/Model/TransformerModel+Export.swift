@@ -22,6 +22,9 @@ public enum ExportFormat: String, Sendable, CaseIterable {
     case gguf
     /// A Hugging Face folder: `config.json` and `model.safetensors` (or shards plus an index).
     case safetensors
+
+    /// The format a destination path asks for: a `.gguf` file, otherwise a safetensors folder.
+    public init(forPath path: String) { self = path.hasSuffix(".gguf") ? .gguf : .safetensors }
 }
 
 /// The element type of the tensors an export writes (GGUF: only the replaced ones).
