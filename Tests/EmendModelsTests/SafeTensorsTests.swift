@@ -57,6 +57,23 @@ final class SafeTensorsTests: XCTestCase {
         XCTAssertEqual(bytes.count, 8 + n + end)
     }
 
+    /// The shared header encoder escapes names and metadata as JSON (checked by an independent JSON parser, not by
+    /// Emend's reader) and pads so that 8 + header length is a multiple of 8, for every header length mod 8.
+    func testSafeTensors_HeaderEncoderEscapesAndPads() throws {
+        let odd = "a\"b\\c\nd\té\u{1}"
+        for pad in 0..<8 {
+            let name = odd + String(repeating: "x", count: pad)
+            let bytes = SafeTensorsWriter.encodeHeader([(name, "F64", [2, 3], 48), ("w", "F32", [4], 16)], metadata: ["k\"": "v\n"])
+            let n = Int(bytes[0..<8].enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) })
+            XCTAssertEqual(bytes.count, 8 + n)
+            XCTAssertEqual(bytes.count % 8, 0)
+            let json = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(bytes[8...])) as? [String: Any])
+            XCTAssertEqual((json[name] as? [String: Any])?["data_offsets"] as? [Int], [0, 48])
+            XCTAssertEqual((json["w"] as? [String: Any])?["data_offsets"] as? [Int], [48, 64])
+            XCTAssertEqual(json["__metadata__"] as? [String: String], ["k\"": "v\n"])
+        }
+    }
+
     /// F16 and BF16: values read back equal Swift's Float16 rounding (F16) and round-to-nearest-even
     /// truncation of the Float32 bits (BF16, computed here with integer arithmetic).
     func testSafeTensors_RoundTripHalfTypes() throws {

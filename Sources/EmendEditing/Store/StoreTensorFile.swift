@@ -33,19 +33,9 @@ public enum StoreTensorFile {
     @discardableResult
     public static func write(_ tensors: [(name: String, tensor: StoreTensor)], metadata: [String: String] = [:], to url: URL,
                              faults: StoreFaults = .none, point: StoreFaultPoint = .tensorWrite) throws -> (sha256: String, bytes: Int) {
-        var entries: [String] = []
-        if !metadata.isEmpty {
-            let fields = metadata.keys.sorted().map { "\(json($0)):\(json(metadata[$0]!))" }
-            entries.append("\"__metadata__\":{\(fields.joined(separator: ","))}")
-        }
-        var offset = 0
-        for (name, t) in tensors {
-            let n = t.withBytes { $0.count }
-            entries.append("\(json(name)):{\"dtype\":\"\(t.dtype)\",\"shape\":[\(t.shape.map(String.init).joined(separator: ","))],\"data_offsets\":[\(offset),\(offset + n)]}")
-            offset += n
-        }
-        var header = Array("{\(entries.joined(separator: ","))}".utf8)
-        while header.count % 8 != 0 { header.append(0x20) }
+        try SafeTensorsWriter.checkNames(tensors.map(\.name), file: url.path)
+        let header = SafeTensorsWriter.encodeHeader(tensors.map { ($0.name, $0.tensor.dtype, $0.tensor.shape, $0.tensor.withBytes { $0.count }) },
+                                                    metadata: metadata)
 
         let dir = url.deletingLastPathComponent()
         let tmp = dir.appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())")
@@ -68,8 +58,6 @@ public enum StoreTensorFile {
             written += buf.count
         }
         do {
-            var length = UInt64(header.count).littleEndian
-            try withUnsafeBytes(of: &length) { try put($0) }
             try header.withUnsafeBytes { try put($0) }
             let half = max(1, tensors.count / 2)
             for (i, (_, t)) in tensors.enumerated() {
@@ -123,10 +111,5 @@ public enum StoreTensorFile {
             }
         }
         return out
-    }
-
-    private static func json(_ s: String) -> String {
-        let data = (try? JSONSerialization.data(withJSONObject: [s], options: [.withoutEscapingSlashes])) ?? Data("[\"\"]".utf8)
-        return String(decoding: data.dropFirst().dropLast(), as: UTF8.self)
     }
 }

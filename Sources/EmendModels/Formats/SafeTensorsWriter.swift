@@ -15,24 +15,10 @@ public enum SafeTensorsWriter {
                              metadata: [String: String] = [:], to url: URL) throws {
         let type = try ggmlType(dtype, file: url.path)
         try checkNames(tensors.map(\.name), file: url.path)
-        var entries: [String] = []
-        if !metadata.isEmpty {
-            let fields = metadata.keys.sorted().map { "\(jsonString($0)):\(jsonString(metadata[$0]!))" }
-            entries.append("\"__metadata__\":{\(fields.joined(separator: ","))}")
-        }
-        var offset = 0
-        for (name, t) in tensors {
-            let n = t.count * dtype.itemSize
-            entries.append("\(jsonString(name)):{\"dtype\":\"\(dtype.rawValue)\",\"shape\":[\(t.shape.map(String.init).joined(separator: ","))],\"data_offsets\":[\(offset),\(offset + n)]}")
-            offset += n
-        }
-        var header = Array("{\(entries.joined(separator: ","))}".utf8)
-        while (8 + header.count) % 8 != 0 { header.append(0x20) }
-
+        let header = encodeHeader(tensors.map { ($0.name, dtype.rawValue, $0.tensor.shape, $0.tensor.count * dtype.itemSize) },
+                                  metadata: metadata)
         let out = try AtomicFileWriter(url: url)
         do {
-            var length = UInt64(header.count).littleEndian
-            try withUnsafeBytes(of: &length) { try out.write($0) }
             try out.write(header)
             for (_, t) in tensors {
                 if type == .f32 {
@@ -92,6 +78,39 @@ public enum SafeTensorsWriter {
         return written
     }
 
+    /// The bytes that precede a safetensors file's data: the u64 little-endian header length, then the JSON header
+    /// `{"__metadata__": {...}, name: {dtype, shape, data_offsets}, ...}` with the tensors in the order given
+    /// (their data laid out back to back in that order), padded with spaces so the data starts at a multiple of 8.
+    /// Shared by every safetensors file Emend writes (models, edit-store files, sequential-run state).
+    public static func encodeHeader(_ tensors: [(name: String, dtype: String, shape: [Int], bytes: Int)],
+                                    metadata: [String: String] = [:]) -> [UInt8] {
+        var entries: [String] = []
+        if !metadata.isEmpty {
+            let fields = metadata.keys.sorted().map { "\(jsonString($0)):\(jsonString(metadata[$0]!))" }
+            entries.append("\"__metadata__\":{\(fields.joined(separator: ","))}")
+        }
+        var offset = 0
+        for t in tensors {
+            let shape = t.shape.map(String.init).joined(separator: ",")
+            entries.append("\(jsonString(t.name)):{\"dtype\":\"\(t.dtype)\",\"shape\":[\(shape)],\"data_offsets\":[\(offset),\(offset + t.bytes)]}")
+            offset += t.bytes
+        }
+        var json = Array("{\(entries.joined(separator: ","))}".utf8)
+        while json.count % 8 != 0 { json.append(0x20) }
+        return withUnsafeBytes(of: UInt64(json.count).littleEndian) { Array($0) } + json
+    }
+
+    /// Throws when a tensor name is reserved (`__metadata__`) or repeated.
+    public static func checkNames(_ names: [String], file: String) throws {
+        var seen = Set<String>()
+        for n in names {
+            guard n != "__metadata__" else {
+                throw EmendModelsError.safetensorsMalformedJSON(file: file, reason: "'__metadata__' is reserved and cannot name a tensor")
+            }
+            guard seen.insert(n).inserted else { throw EmendModelsError.duplicateTensorName(file: file, tensor: n) }
+        }
+    }
+
     // MARK: - Helpers
 
     private static func fiveDigits(_ n: Int) -> String {
@@ -105,16 +124,6 @@ public enum SafeTensorsWriter {
         case .f16: return .f16
         case .bf16: return .bf16
         default: throw EmendModelsError.unsupportedOutputType(file: file, type: dtype.rawValue)
-        }
-    }
-
-    private static func checkNames(_ names: [String], file: String) throws {
-        var seen = Set<String>()
-        for n in names {
-            guard n != "__metadata__" else {
-                throw EmendModelsError.safetensorsMalformedJSON(file: file, reason: "'__metadata__' is reserved and cannot name a tensor")
-            }
-            guard seen.insert(n).inserted else { throw EmendModelsError.duplicateTensorName(file: file, tensor: n) }
         }
     }
 
