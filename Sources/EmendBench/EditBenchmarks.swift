@@ -2,6 +2,7 @@
 // (shared/anchors/reference-cpu.md): the same model, the Llama-3-8B presets with the loss at the last layer,
 // statistics from 2,000 corpus texts, the first 100 CounterFact records in one batch, float32, 2 threads.
 
+import COpenBLAS
 import EmendCore
 import EmendEditing
 import EmendModels
@@ -17,13 +18,17 @@ private let anchors: [String: (total: Double, search: Double, steps: Double)] = 
 
 func runEditBenchmarks() {
     let edits = Int(ProcessInfo.processInfo.environment["EMEND_BENCH_EDITS"] ?? "") ?? 100
+    let peaks = runSearchShapeBenchmarks()
     var table = BenchTable("Editing speed: \(edits) CounterFact records in one batch, official Llama-3-8B settings on SmolLM2-135M",
-                           columns: ["method", "s/edit", "search s/edit", "rest s/edit", "steps/fact", "official s/edit", "speed-up"])
+                           columns: ["method", "s/edit", "search s/edit", "rest s/edit", "steps/fact", "search GFLOP/s",
+                                     "official s/edit", "speed-up", "vs baseline"])
     let data = TestPaths.shared.appendingPathComponent("data/counterfact_easyedit/counterfact-edit.json")
     guard TestPaths.exists(TestPaths.defaultModel), TestPaths.exists(data) else {
         print("\n(edit benchmarks skipped: the default model or shared/data is missing)")
         return
     }
+    // An earlier build (make bench BASELINE=COMMIT) runs first, as a child process on the same records.
+    let baseline = runBaselineEditBenchmark()
     do {
         let loaded = try LoadedModel.load(TestPaths.defaultModel.path)
         let requests = Array(try EditRequest.load(from: data).prefix(edits))
@@ -36,15 +41,93 @@ func runEditBenchmarks() {
             let n = Double(requests.count)
             let total = (r.searchSeconds + r.updateSeconds) / n
             let a = anchors[method]!
+            let gflops = (r.searchMatmulFLOPs ?? 0) / r.searchSeconds * 1e-9
+            var versus = "–"
+            if let b = baseline?.rows[method] {
+                table.add(["\(method)@\(baseline!.label)", String(format: "%.2f", b.total), String(format: "%.2f", b.search),
+                           String(format: "%.2f", b.total - b.search), String(format: "%.1f", b.steps), "–",
+                           String(format: "%.1f", a.total), String(format: "%.1f×", a.total / b.total), "1.0×"])
+                versus = String(format: "%.2f× (search %.2f×)", b.total / total, b.search / (r.searchSeconds / n))
+            }
             table.add([method, String(format: "%.2f", total), String(format: "%.2f", r.searchSeconds / n),
-                       String(format: "%.2f", r.updateSeconds / n), String(format: "%.1f", r.meanSteps),
-                       String(format: "%.1f", a.total), String(format: "%.1f×", a.total / total)])
+                       String(format: "%.2f", r.updateSeconds / n), String(format: "%.1f", r.meanSteps), String(format: "%.0f", gflops),
+                       String(format: "%.1f", a.total), String(format: "%.1f×", a.total / total), versus])
         }
         table.note("official: the ENCORE repository's code, PyTorch 2.13 CPU, 2 threads, on a machine of this kind (anchors/reference-cpu.md).")
         table.note("steps/fact: gradient steps of the target search; the official counts forward passes (one more per fact).")
         table.note("C0 statistics are computed once per model and layer set and cached; their one-time cost is not in s/edit.")
+        table.note("search GFLOP/s: the search's weight-matrix products (2 FLOPs per multiply-add) over its whole time, at precision "
+                   + "\(TargetSearchSettings.defaultPrecision.rawValue); peaks at its shapes in this run: " + peaks + ".")
+        if let b = baseline { table.note("\(b.label) rows: that commit's build, run as a child process just before, same records.") }
     } catch {
         print("\n(edit benchmarks failed: \(error))")
     }
     table.print()
+}
+
+// MARK: - The search's products at its own shapes
+
+/// Raw OpenBLAS `sgemm`, `matmul` (oneDNN Float32 where available) and `WeightMatrix` in bfloat16 at the search's
+/// three product shapes; returns a one-line summary of the best GFLOP/s of each, for the edit table's note.
+private func runSearchShapeBenchmarks() -> String {
+    var table = BenchTable("The target search's matrix products (R rows through SmolLM2-135M's matrices, best of 5 interleaved runs)",
+                           columns: ["R×N×K", "sgemm GFLOP/s", "oneDNN f32 GFLOP/s", "bf16 GFLOP/s", "bf16/sgemm"])
+    var rng = SeededGenerator(seed: 3)
+    var best = (sgemm: 0.0, f32: 0.0, bf16: 0.0)
+    // x·Wᵀ through the FFN up projection and down projection; the output head over the labelled rows.
+    for (m, n, k) in [(3500, 1536, 576), (3500, 576, 1536), (700, 49152, 576)] {
+        let x = Tensor.randomNormal([m, k], using: &rng)
+        let w = Tensor.randomNormal([n, k], using: &rng)
+        let bf16 = WeightMatrix(w, precision: .bfloat16)
+        var c = [Float](repeating: 0, count: m * n)
+        let times = x.scalars.withUnsafeBufferPointer { px in w.scalars.withUnsafeBufferPointer { pw in c.withUnsafeMutableBufferPointer { pc in
+            let xp = px.baseAddress, wp = pw.baseAddress, cp = pc.baseAddress
+            return interleavedBestTimes(repetitions: 5, [
+                { cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(m), Int32(n), Int32(k), 1, xp, Int32(k), wp, Int32(k), 0, cp, Int32(n)) },
+                { blackHole(matmul(x, w, transposeB: true)) },
+                { blackHole(bf16.forward(x)) },
+            ])
+        } } }
+        let flops = 2 * Double(m) * Double(n) * Double(k)
+        let g = times.map { flops / $0 * 1e-9 }
+        best = (max(best.sgemm, g[0]), max(best.f32, g[1]), max(best.bf16, g[2]))
+        table.add(["\(m)×\(n)×\(k)", fmt(g[0]), fmt(g[1]), bf16.precision == .bfloat16 ? fmt(g[2]) : "n/a", fmt(g[2] / g[0], 2)])
+    }
+    table.note("oneDNN \(MatmulBackend.usesOneDNN ? "loaded" : "not loaded (EMEND_MATMUL=openblas or no libdnnl)"); native bfloat16: "
+               + "\(ComputePrecision.hasNativeBFloat16 ? "yes" : "no (bf16 runs as Float32)").")
+    table.print()
+    return String(format: "sgemm %.0f, oneDNN f32 %.0f, bf16 %.0f GFLOP/s", best.sgemm, best.f32, best.bf16)
+}
+
+// MARK: - A baseline build, side by side
+
+/// Runs `$EMEND_BENCH_BASELINE edit` (an EmendBench built from an earlier commit) and reads its rows:
+/// method → (s/edit, search s/edit, steps/fact). Nil when no baseline is asked for or it failed.
+private func runBaselineEditBenchmark() -> (label: String, rows: [String: (total: Double, search: Double, steps: Double)])? {
+    let env = ProcessInfo.processInfo.environment
+    guard let path = env["EMEND_BENCH_BASELINE"], !path.isEmpty else { return nil }
+    let label = env["EMEND_BENCH_BASELINE_LABEL"] ?? "baseline"
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: path)
+    p.arguments = ["edit"]
+    var childEnv = env
+    childEnv["EMEND_SHARED"] = TestPaths.shared.path
+    p.environment = childEnv
+    let pipe = Pipe()
+    p.standardOutput = pipe
+    do { try p.run() } catch {
+        print("\n(baseline \(path) did not start: \(error))")
+        return nil
+    }
+    let out = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    p.waitUntilExit()
+    var rows: [String: (total: Double, search: Double, steps: Double)] = [:]
+    for line in out.split(separator: "\n") {
+        let f = line.split(separator: " ", omittingEmptySubsequences: true)
+        guard f.count >= 5, ["encore", "memit", "alphaedit"].contains(String(f[0])),
+              let total = Double(f[1]), let search = Double(f[2]), let steps = Double(f[4]) else { continue }
+        rows[String(f[0])] = (total, search, steps)
+    }
+    if rows.isEmpty { print("\n(baseline \(path) printed no edit rows; exit \(p.terminationStatus))") }
+    return rows.isEmpty ? nil : (label, rows)
 }

@@ -149,7 +149,6 @@ func logSumExpParts(_ x: UnsafePointer<Float>, _ n: Int) -> (max: Float, logSum:
     var m = -Float.infinity
     for j in 0..<n { m = Swift.max(m, x[j]) }
     if m == -.infinity { return (m, 0) }
-    var s: Double = 0
-    for j in 0..<n { s += Double(Foundation.exp(x[j] - m)) }
+    let s = sumExpShifted(x, n, shift: -m)
     return (m, Float(Foundation.log(s)))
 }

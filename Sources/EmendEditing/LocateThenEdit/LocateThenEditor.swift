@@ -29,6 +29,8 @@ public struct BatchReport: Sendable, Codable {
     public var updateNorms: [Int: Double]
     /// ‖W‖_F after the batch, per edited layer.
     public var weightNorms: [Int: Double]
+    /// The target search's weight-matrix FLOPs (`TargetSearchResult.matmulFLOPs`); nil in reports written before it.
+    public var searchMatmulFLOPs: Double?
 
     public var meanSteps: Double { searchSteps.isEmpty ? 0 : Double(searchSteps.reduce(0, +)) / Double(searchSteps.count) }
 }
@@ -202,6 +204,7 @@ public struct LocateThenEditor: Sendable {
         let t2 = Date()
         return BatchReport(requestCount: requests.count, searchSteps: found.steps, finalLosses: found.losses.map { $0.last ?? .nan },
                            searchSeconds: t1.timeIntervalSince(t0), updateSeconds: t2.timeIntervalSince(t1), updateNorms: norms,
-                           weightNorms: Dictionary(uniqueKeysWithValues: layers.map { ($0, Double(model.weights.blocks[$0].ffnDown.norm())) }))
+                           weightNorms: Dictionary(uniqueKeysWithValues: layers.map { ($0, Double(model.weights.blocks[$0].ffnDown.norm())) }),
+                           searchMatmulFLOPs: found.matmulFLOPs)
     }
 }

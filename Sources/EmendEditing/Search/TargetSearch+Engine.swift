@@ -41,8 +41,10 @@ public struct TargetSearch: Sendable {
         let base: [Tensor]
         /// h0 per request: [N, D]
         public let initial: Tensor
-        /// Transposed block matrices for the backward passes, blocks layer+1 … L−1.
-        let backward: [BackwardWeights]
+        /// The matrices of blocks layer+1 … L−1 at the search's compute precision.
+        let frozen: [FrozenBlock]
+        /// The output head at the search's compute precision.
+        let head: WeightMatrix
 
         /// The number of sequences of request r: its rewrite prompts and the KL prompt.
         func sequenceCount(_ r: Int) -> Int { prompts[r].rewrite.count + 1 }
@@ -77,7 +79,8 @@ public struct TargetSearch: Sendable {
         let initial = stack(first.map { base[$0].rows(0..<1).reshaped([c.hiddenSize]) })
         return Prepared(prompts: prompts, suffixes: suffixes, lookups: lookups, firstSequence: first,
                         caches: caches!, base: base, initial: initial,
-                        backward: ((layer + 1)..<c.layerCount).map { model.backwardWeights($0) })
+                        frozen: ((layer + 1)..<c.layerCount).map { model.frozenBlock($0, precision: settings.precision) },
+                        head: model.frozenHead(precision: settings.precision))
     }
 
     // MARK: - One pass
@@ -117,16 +120,17 @@ public struct TargetSearch: Sendable {
         var hooks = ForwardHooks()
         var saves: [BlockSaved] = []
         var h = x
-        for l in (layer + 1)..<c.layerCount {
-            let (o, s) = model.blockForward(l, h, batch: batch, caches: &caches, hooks: &hooks, save: true, appendToCache: false)
+        for (i, l) in ((layer + 1)..<c.layerCount).enumerated() {
+            let (o, s) = model.blockForward(l, h, batch: batch, caches: &caches, hooks: &hooks, save: true, appendToCache: false,
+                                            frozen: prep.frozen[i])
             saves.append(s!)
             h = o
         }
         // Labelled rows: every target token of every rewrite prompt, then the KL row, per request.
-        var selected: [Int] = [], firstRow: [Int] = []
+        var selected: [Int] = [], firstRows: [Int] = []
         for (ai, r) in active.enumerated() {
             let p = prep.prompts[r]
-            firstRow.append(selected.count)
+            firstRows.append(selected.count)
             for pi in 0..<p.rewrite.count {
                 let seg = batch.segments[firstSeg[ai] + pi]
                 let look = prep.lookups[prep.firstSequence[r] + pi]
@@ -134,74 +138,89 @@ public struct TargetSearch: Sendable {
             }
             selected.append(batch.segments[firstSeg[ai] + prep.sequenceCount(r) - 1].rowStart)
         }
+        let firstRow = firstRows
         let hSel = h.gatherRows(selected)
-        let logp = model.outputLogits(model.finalNorm(hSel)).logSoftmax()
-        // Losses and the MPES condition.
-        var results: [PassResult] = []
-        logp.scalars.withUnsafeBufferPointer { lp in
-            for (ai, r) in active.enumerated() {
-                let p = prep.prompts[r]
-                let nP = p.rewrite.count, t = p.target.count
-                var nll: Double = 0
-                var correct = 0, checked = 0
-                for pi in 0..<nP {
-                    for k in 0..<t {
-                        let row = lp.baseAddress! + (firstRow[ai] + pi * t + k) * v
-                        nll -= Double(row[p.target[k]]) / Double(t * nP)
-                        if pi > 0 || nP == 1 {
-                            var best = 0
-                            for j in 1..<v where row[j] > row[best] { best = j }
-                            checked += 1
-                            if best == p.target[k] { correct += 1 }
+        let logp = model.outputLogits(model.finalNorm(hSel), head: prep.head).logSoftmax()
+        // Losses and the MPES condition, one request per task (each reads its own rows of logp).
+        let settings = self.settings
+        let weightDecays = active.indices.map { ai -> Float in
+            let h0norm = prep.initial[active[ai]].norm()
+            return settings.weightDecay * deltas[ai].norm() / (h0norm * h0norm)
+        }
+        var results = [PassResult](repeating: PassResult(loss: 0, nll: 0, kl: 0, mostProbable: false,
+                                                         klLogProbs: Tensor.zeros([0]), gradient: nil), count: active.count)
+        logp.scalars.withUnsafeBufferPointer { lpBuffer in results.withUnsafeMutableBufferPointer { out in
+            let lp = SendableConstPointer(lpBuffer.baseAddress!), res = SendablePointer(out.baseAddress!)
+            parallelRanges(active.count, grain: 1) { range in
+                for ai in range {
+                    let p = prep.prompts[active[ai]]
+                    let nP = p.rewrite.count, t = p.target.count
+                    var nll: Double = 0
+                    var correct = 0, checked = 0
+                    for pi in 0..<nP {
+                        for k in 0..<t {
+                            let row = lp.base + (firstRow[ai] + pi * t + k) * v
+                            nll -= Double(row[p.target[k]]) / Double(t * nP)
+                            if pi > 0 || nP == 1 {
+                                var best = 0
+                                for j in 1..<v where row[j] > row[best] { best = j }
+                                checked += 1
+                                if best == p.target[k] { correct += 1 }
+                            }
                         }
                     }
+                    let klRow = lp.base + (firstRow[ai] + nP * t) * v
+                    var kl: Double = 0
+                    if let q = klInit[ai] {
+                        q.scalars.withUnsafeBufferPointer { qp in kl = klDivergence(klRow, qp.baseAddress!, v) }
+                    }
+                    let mostProbable: Bool
+                    switch settings.mpesCheck {
+                    case .allPositions: mostProbable = correct == checked
+                    case .fiveCorrect: mostProbable = correct == 5
+                    }
+                    res.base[ai] = PassResult(loss: Float(nll) + settings.klFactor * Float(kl) + weightDecays[ai], nll: Float(nll),
+                                              kl: Float(kl), mostProbable: mostProbable,
+                                              klLogProbs: Tensor(shape: [v], scalars: Array(UnsafeBufferPointer(start: klRow, count: v))),
+                                              gradient: nil)
                 }
-                let klRow = lp.baseAddress! + (firstRow[ai] + nP * t) * v
-                var kl: Double = 0
-                if let q = klInit[ai] {
-                    for j in 0..<v { kl += Double(Foundation.exp(klRow[j]) * (klRow[j] - q.scalars[j])) }
-                }
-                let h0norm = prep.initial[r].norm()
-                let wd = settings.weightDecay * deltas[ai].norm() / (h0norm * h0norm)
-                let mostProbable: Bool
-                switch settings.mpesCheck {
-                case .allPositions: mostProbable = correct == checked
-                case .fiveCorrect: mostProbable = correct == 5
-                }
-                results.append(PassResult(loss: Float(nll) + settings.klFactor * Float(kl) + wd, nll: Float(nll), kl: Float(kl),
-                                          mostProbable: mostProbable,
-                                          klLogProbs: Tensor(shape: [v], scalars: Array(UnsafeBufferPointer(start: klRow, count: v))),
-                                          gradient: nil))
             }
-        }
+        } }
         let chosen = decide(results)
         if chosen.isEmpty { return results }
         // dL/dlogits of the chosen requests (others stay zero):
         //   NLL: (softmax − onehot) / (T·P);   KL: klFactor · p_j (log p_j − log q_j − KL).
+        let chosenList = active.indices.filter { chosen.contains($0) }
         var dLogits = Tensor.zeros(logp.shape)
-        logp.scalars.withUnsafeBufferPointer { lp in dLogits.scalars.withUnsafeMutableBufferPointer { dl in
-            for (ai, r) in active.enumerated() where chosen.contains(ai) {
-                let p = prep.prompts[r]
-                let nP = p.rewrite.count, t = p.target.count
-                let scale = 1 / Float(t * nP)
-                for pi in 0..<nP {
-                    for k in 0..<t {
-                        let o = (firstRow[ai] + pi * t + k) * v
-                        for j in 0..<v { dl[o + j] = Foundation.exp(lp[o + j]) * scale }
-                        dl[o + p.target[k]] -= scale
+        logp.scalars.withUnsafeBufferPointer { lpBuffer in dLogits.scalars.withUnsafeMutableBufferPointer { dlBuffer in
+            let lp = SendableConstPointer(lpBuffer.baseAddress!), dl = SendablePointer(dlBuffer.baseAddress!)
+            let results = results
+            parallelRanges(chosenList.count, grain: 1) { range in
+                for ai in range.map({ chosenList[$0] }) {
+                    let p = prep.prompts[active[ai]]
+                    let nP = p.rewrite.count, t = p.target.count
+                    let scale = 1 / Float(t * nP)
+                    for pi in 0..<nP {
+                        for k in 0..<t {
+                            let o = (firstRow[ai] + pi * t + k) * v
+                            expShifted(lp.base + o, dl.base + o, v, scale: scale)
+                            dl.base[o + p.target[k]] -= scale
+                        }
                     }
-                }
-                if let q = klInit[ai] {
-                    let o = (firstRow[ai] + nP * t) * v
-                    let kl = results[ai].kl
-                    for j in 0..<v { dl[o + j] = settings.klFactor * Foundation.exp(lp[o + j]) * (lp[o + j] - q.scalars[j] - kl) }
+                    if let q = klInit[ai] {
+                        let o = (firstRow[ai] + nP * t) * v
+                        let kl = results[ai].kl
+                        q.scalars.withUnsafeBufferPointer { qp in
+                            klGradient(lp.base + o, qp.baseAddress!, dl.base + o, v, factor: settings.klFactor, kl: kl)
+                        }
+                    }
                 }
             }
         } }
         var g = Tensor.zeros([batch.rowCount, d])
-        g.scatterAddRows(selected, model.outputBackward(dLogits: dLogits, x: hSel))
+        g.scatterAddRows(selected, model.outputBackward(dLogits: dLogits, x: hSel, head: prep.head))
         for (i, l) in ((layer + 1)..<c.layerCount).enumerated().reversed() {
-            g = model.blockBackward(l, dOut: g, saved: saves[i], batch: batch, transposed: prep.backward[i])
+            g = model.blockBackward(l, dOut: g, saved: saves[i], batch: batch, frozen: prep.frozen[i])
         }
         for (ai, r) in active.enumerated() where chosen.contains(ai) {
             var grad = Tensor.zeros([d])
@@ -226,7 +245,8 @@ public struct TargetSearch: Sendable {
         let parts = stride(from: 0, to: prompts.count, by: size).map { run(prepare(Array(prompts[$0..<min($0 + size, prompts.count)]))) }
         return TargetSearchResult(targets: concatenate(parts.map(\.targets), axis: 0), initial: concatenate(parts.map(\.initial), axis: 0),
                                   steps: parts.flatMap(\.steps), forwardPasses: parts.flatMap(\.forwardPasses),
-                                  losses: parts.flatMap(\.losses), mostProbableTrace: parts.flatMap(\.mostProbableTrace))
+                                  losses: parts.flatMap(\.losses), mostProbableTrace: parts.flatMap(\.mostProbableTrace),
+                                  matmulFLOPs: parts.reduce(0) { $0 + $1.matmulFLOPs })
     }
 
     public func run(_ prep: Prepared) -> TargetSearchResult {
@@ -238,6 +258,7 @@ public struct TargetSearch: Sendable {
         var losses = [[Float]](repeating: [], count: n)
         var trace = [[Bool]](repeating: [], count: n)
         var active = Array(0..<n)
+        var flops = 0.0
         for it in 0..<settings.maxSteps where !active.isEmpty {
             // One forward pass; the stopping rule decides from it who steps; one backward pass for those.
             let results = pass(prep, active: active, deltas: active.map { deltas[$0] }, klInit: active.map { klInit[$0] }) { fwd in
@@ -257,6 +278,7 @@ public struct TargetSearch: Sendable {
                 }
                 return stepping
             }
+            flops += passFLOPs(prep, active: active, backward: results.contains { $0.gradient != nil })
             var next: [Int] = []
             for (ai, r) in active.enumerated() {
                 if klInit[r] == nil { klInit[r] = results[ai].klLogProbs }
@@ -275,6 +297,24 @@ public struct TargetSearch: Sendable {
         }
         let targets = stack((0..<n).map { prep.initial[$0] + deltas[$0] })
         return TargetSearchResult(targets: targets, initial: prep.initial, steps: steps, forwardPasses: passes,
-                                  losses: losses, mostProbableTrace: trace)
+                                  losses: losses, mostProbableTrace: trace, matmulFLOPs: flops)
+    }
+
+    /// The weight-matrix FLOPs of one pass over `active` (2 per multiply-add): every suffix row through each block
+    /// above the edit layer, every labelled row through the output head; twice that when the pass goes backward
+    /// (the gradient with respect to the input costs one product per matrix, the weights being frozen).
+    func passFLOPs(_ prep: Prepared, active: [Int], backward: Bool) -> Double {
+        let c = model.config
+        var rows = 0, labelled = 0
+        for r in active {
+            for s in prep.firstSequence[r]..<(prep.firstSequence[r] + prep.sequenceCount(r)) { rows += prep.suffixes[s].count }
+            labelled += prep.prompts[r].rewrite.count * prep.prompts[r].target.count + 1
+        }
+        let blockMACs = prep.frozen.reduce(0.0) { sum, f in
+            sum + [f.attnQ, f.attnK, f.attnV, f.attnOutput, f.ffnUp, f.ffnDown].reduce(0.0) { $0 + Double($1.inputs * $1.outputs) }
+                + Double(f.ffnGate.map { $0.inputs * $0.outputs } ?? 0)
+        }
+        let forward = 2 * (Double(rows) * blockMACs + Double(labelled) * Double(c.hiddenSize * c.vocabSize))
+        return backward ? 2 * forward : forward
     }
 }

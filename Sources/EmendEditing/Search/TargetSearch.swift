@@ -49,11 +49,37 @@ public struct TargetSearchSettings: Sendable, Equatable, Codable {
     public var mpesCheck: MPESCheck = .allPositions
     /// Stop a request once its loss falls below this.
     public var lossThreshold: Float = 5e-2
+    /// The precision of the search's matrix products with the blocks above the edit layer and the output head
+    /// (Float32 accumulation either way). bfloat16 is about twice as fast where the CPU has it, and leaves
+    /// the edits' quality where it was (README, "Speed"); presets that do not name it get `defaultPrecision`.
+    public var precision: ComputePrecision = TargetSearchSettings.defaultPrecision
+
+    public static let defaultPrecision = ComputePrecision.bfloat16
 
     public init(maxSteps: Int = 25, learningRate: Double = 0.5, clampNormFactor: Float = 0.75, klFactor: Float = 0.0625,
-                weightDecay: Float = 0.5, stopping: StoppingRule = .fixedSteps, mpesCheck: MPESCheck = .allPositions) {
+                weightDecay: Float = 0.5, stopping: StoppingRule = .fixedSteps, mpesCheck: MPESCheck = .allPositions,
+                precision: ComputePrecision = TargetSearchSettings.defaultPrecision) {
         self.maxSteps = maxSteps; self.learningRate = learningRate; self.clampNormFactor = clampNormFactor
         self.klFactor = klFactor; self.weightDecay = weightDecay; self.stopping = stopping; self.mpesCheck = mpesCheck
+        self.precision = precision
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case maxSteps, learningRate, clampNormFactor, klFactor, weightDecay, stopping, mpesCheck, lossThreshold, precision
+    }
+
+    /// Every field is required except `precision` (absent in presets written before it existed).
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        maxSteps = try c.decode(Int.self, forKey: .maxSteps)
+        learningRate = try c.decode(Double.self, forKey: .learningRate)
+        clampNormFactor = try c.decode(Float.self, forKey: .clampNormFactor)
+        klFactor = try c.decode(Float.self, forKey: .klFactor)
+        weightDecay = try c.decode(Float.self, forKey: .weightDecay)
+        stopping = try c.decode(StoppingRule.self, forKey: .stopping)
+        mpesCheck = try c.decode(MPESCheck.self, forKey: .mpesCheck)
+        lossThreshold = try c.decode(Float.self, forKey: .lossThreshold)
+        precision = try c.decodeIfPresent(ComputePrecision.self, forKey: .precision) ?? TargetSearchSettings.defaultPrecision
     }
 }
 
@@ -91,4 +117,7 @@ public struct TargetSearchResult: Sendable {
     public var losses: [[Float]]
     /// Per request, per forward pass: was the target top-1 at every checked position (the MPES condition)?
     public var mostProbableTrace: [[Bool]]
+    /// Floating-point operations of the search's products with weight matrices (blocks above the edit layer and the
+    /// output head, forward and backward), 2 per multiply-add: the numerator of its achieved GFLOP/s.
+    public var matmulFLOPs: Double = 0
 }

@@ -46,13 +46,13 @@ extension TransformerModel {
     }
 
     /// dL/d(block input) from dL/d(block output), for block `layer` run with `save: true`.
-    /// - transposed: the block's `BackwardWeights`, when the caller runs many backward passes (faster products).
+    /// - frozen: the block's `FrozenBlock` (the same one the forward pass used), or nil for Float32 weights.
     public func blockBackward(_ layer: Int, dOut: Tensor, saved s: BlockSaved, batch: RowBatch,
-                              transposed t: BackwardWeights? = nil) -> Tensor {
+                              frozen t: FrozenBlock? = nil) -> Tensor {
         let w = weights.blocks[layer]
         let c = config
-        /// a · W for W [out, in] → [R, in], through the stored transpose when there is one.
-        func back(_ a: Tensor, _ w: Tensor, _ wT: Tensor?) -> Tensor { wT.map { matmul(a, $0, transposeB: true) } ?? matmul(a, w) }
+        /// a · W for W [out, in] → [R, in], through the frozen copy when there is one.
+        func back(_ a: Tensor, _ w: Tensor, _ f: WeightMatrix?) -> Tensor { f?.backward(a) ?? matmul(a, w) }
         // MLP: out = x1 + key·Wdᵀ
         let dKey = back(dOut, w.ffnDown, t?.ffnDown)                          // [R, F]
         var dm: Tensor
@@ -89,6 +89,11 @@ extension TransformerModel {
             let k = SendableConstPointer(pk.baseAddress!), g = SendableConstPointer(pg.baseAddress!), u = SendableConstPointer(pu.baseAddress!)
             let dg = SendablePointer(pdg.baseAddress!), du = SendablePointer(pdu.baseAddress!)
             parallelRanges(n) { r in
+                if activation == .silu {
+                    let lo = r.lowerBound
+                    siluMultiplyBackward(dKey: k.base + lo, gate: g.base + lo, up: u.base + lo, dGate: dg.base + lo, dUp: du.base + lo, r.count)
+                    return
+                }
                 for i in r {
                     let x = g.base[i]
                     let a: Float, d: Float
@@ -108,32 +113,38 @@ extension TransformerModel {
     }
 
     /// dL/d(final hidden rows) from dL/d(logits) at those rows: [R', V] → [R', D] (x: the un-normed rows).
-    public func outputBackward(dLogits: Tensor, x: Tensor) -> Tensor {
+    /// - head: the frozen output head the forward pass used, or nil for the Float32 weights.
+    public func outputBackward(dLogits: Tensor, x: Tensor, head: WeightMatrix? = nil) -> Tensor {
         let (_, saved) = normForward(x, weight: weights.outputNorm, bias: weights.outputNormBias)
-        let dNormed = matmul(dLogits, weights.outputHead)
+        let dNormed = head?.backward(dLogits) ?? matmul(dLogits, weights.outputHead)
         return normBackward(dNormed, x: x, weight: weights.outputNorm, saved: saved)
     }
 }
 
-/// Transposed copies of a block's matrices, so that the backward products dY·W run as dY·(Wᵀ)ᵀ — OpenBLAS is
-/// markedly faster with the transposed operand here (see `make bench`). Worth building when one batch runs many
-/// backward passes (the target search); it costs one extra copy of those matrices.
-public struct BackwardWeights: Sendable {
-    var ffnDown: Tensor      // [F, D]
-    var ffnGate: Tensor?     // [D, F]
-    var ffnUp: Tensor        // [D, F]
-    var attnOutput: Tensor   // [H·Dh, D]
-    var attnQ: Tensor        // [D, H·Dh]
-    var attnK: Tensor        // [D, Hkv·Dh]
-    var attnV: Tensor        // [D, Hkv·Dh]
+/// A block's matrices frozen for many forward and backward passes (the target search), each offering x·Wᵀ and
+/// g·W at one compute precision (`WeightMatrix`). Float32 needs no copy (the transpose is a stride); bfloat16
+/// keeps one bfloat16 copy per matrix, half the size of the Float32 weights.
+public struct FrozenBlock: Sendable {
+    public let attnQ: WeightMatrix         // [H·Dh, D]
+    public let attnK: WeightMatrix         // [Hkv·Dh, D]
+    public let attnV: WeightMatrix         // [Hkv·Dh, D]
+    public let attnOutput: WeightMatrix    // [D, H·Dh]
+    public let ffnGate: WeightMatrix?      // [F, D]
+    public let ffnUp: WeightMatrix         // [F, D]
+    public let ffnDown: WeightMatrix       // [D, F]
 }
 
 extension TransformerModel {
-    /// The transposed matrices of block `layer` for `blockBackward`.
-    public func backwardWeights(_ layer: Int) -> BackwardWeights {
+    /// The matrices of block `layer` for `blockForward`/`blockBackward`, at `precision`.
+    public func frozenBlock(_ layer: Int, precision: ComputePrecision) -> FrozenBlock {
         let b = weights.blocks[layer]
-        return BackwardWeights(ffnDown: b.ffnDown.transposed(), ffnGate: b.ffnGate?.transposed(), ffnUp: b.ffnUp.transposed(),
-                               attnOutput: b.attnOutput.transposed(), attnQ: b.attnQ.transposed(), attnK: b.attnK.transposed(),
-                               attnV: b.attnV.transposed())
+        return FrozenBlock(attnQ: WeightMatrix(b.attnQ, precision: precision), attnK: WeightMatrix(b.attnK, precision: precision),
+                           attnV: WeightMatrix(b.attnV, precision: precision),
+                           attnOutput: WeightMatrix(b.attnOutput, precision: precision),
+                           ffnGate: b.ffnGate.map { WeightMatrix($0, precision: precision) },
+                           ffnUp: WeightMatrix(b.ffnUp, precision: precision), ffnDown: WeightMatrix(b.ffnDown, precision: precision))
     }
+
+    /// The output head [V, D] frozen at `precision` (for `outputLogits(_:head:)` and `outputBackward`).
+    public func frozenHead(precision: ComputePrecision) -> WeightMatrix { WeightMatrix(weights.outputHead, precision: precision) }
 }

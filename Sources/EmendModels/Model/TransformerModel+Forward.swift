@@ -56,23 +56,57 @@ extension TransformerModel {
         }
     }
 
-    func affine(_ x: Tensor, _ w: Tensor, _ b: Tensor?) -> Tensor {
-        let y = linear(x, w)
+    /// x·Wᵀ + b, through the frozen copy of W when there is one.
+    func affine(_ x: Tensor, _ w: Tensor, _ frozen: WeightMatrix?, _ b: Tensor?) -> Tensor {
+        let y = frozen.map { $0.forward(x.reshaped([x.count / x.dim(-1), x.dim(-1)])).reshaped(Array(x.shape.dropLast()) + [$0.outputs]) }
+            ?? linear(x, w)
         return b.map { y + $0 } ?? y
+    }
+
+    /// The gated MLP's activation in one pass: key = act(gate)·up (forward of `gatedActivationBackward`).
+    func gatedActivation(gatePre: Tensor, up: Tensor) -> Tensor {
+        let n = gatePre.count
+        let activation = config.activation
+        let out = [Float](unsafeUninitializedCapacity: n) { po, initialized in
+            gatePre.scalars.withUnsafeBufferPointer { pg in up.scalars.withUnsafeBufferPointer { pu in
+                let g = SendableConstPointer(pg.baseAddress!), u = SendableConstPointer(pu.baseAddress!)
+                let o = SendablePointer(po.baseAddress!)
+                parallelRanges(n) { r in
+                    if activation == .silu {
+                        siluMultiply(gate: g.base + r.lowerBound, up: u.base + r.lowerBound, key: o.base + r.lowerBound, r.count)
+                        return
+                    }
+                    for i in r {
+                        let x = g.base[i]
+                        let a: Float
+                        switch activation {
+                        case .silu: a = x * sigmoidScalar(x)
+                        case .geluTanh: a = geluTanhScalar(x)
+                        case .geluErf: a = geluErfScalar(x)
+                        }
+                        o.base[i] = a * u.base[i]
+                    }
+                }
+            } }
+            initialized = n
+        }
+        return Tensor(shape: gatePre.shape, scalars: out)
     }
 
     /// Block `layer` on rows x: [R, D] → [R, D]. Reads each segment's prefix from `caches` when given, and
     /// appends this batch's keys/values to them unless `appendToCache` is false (a frozen prefix, re-used by
     /// many passes over the same suffix).
+    /// - frozen: the block's `FrozenBlock` (its matrices at a chosen compute precision), when the caller runs
+    ///   many passes over the same weights; nil computes with the weights themselves in Float32.
     public func blockForward(_ layer: Int, _ x: Tensor, batch: RowBatch, caches: inout [KVCache]?,
                              hooks: inout ForwardHooks, save: Bool = false,
-                             appendToCache: Bool = true) -> (Tensor, BlockSaved?) {
+                             appendToCache: Bool = true, frozen f: FrozenBlock? = nil) -> (Tensor, BlockSaved?) {
         let w = weights.blocks[layer]
         let c = config
         let (a, n1) = normForward(x, weight: w.attnNorm, bias: w.attnNormBias)
-        var q = affine(a, w.attnQ, w.attnQBias)
-        var k = affine(a, w.attnK, w.attnKBias)
-        let v = affine(a, w.attnV, w.attnVBias)
+        var q = affine(a, w.attnQ, f?.attnQ, w.attnQBias)
+        var k = affine(a, w.attnK, f?.attnK, w.attnKBias)
+        let v = affine(a, w.attnV, f?.attnV, w.attnVBias)
         if c.positions == .rope {
             let r = batch.rowCount
             q = rope(q.reshaped([r, c.headCount, c.headDim]), positions: batch.positions, base: c.ropeBase,
@@ -92,19 +126,19 @@ extension TransformerModel {
                 caches![i].values[layer] = concatenate([caches![i].values[layer], v.rows(rows)], axis: 0)
             }
         }
-        let x1 = x + affine(o, w.attnOutput, w.attnOutputBias)
+        let x1 = x + affine(o, w.attnOutput, f?.attnOutput, w.attnOutputBias)
         let (m, n2) = normForward(x1, weight: w.ffnNorm, bias: w.ffnNormBias)
-        let up = affine(m, w.ffnUp, w.ffnUpBias)
+        let up = affine(m, w.ffnUp, f?.ffnUp, w.ffnUpBias)
         var gatePre: Tensor? = nil
         let key: Tensor
         if let g = w.ffnGate {
-            gatePre = affine(m, g, w.ffnGateBias)
-            key = activation(gatePre!) * up
+            gatePre = affine(m, g, f?.ffnGate, w.ffnGateBias)
+            key = gatedActivation(gatePre: gatePre!, up: up)
         } else {
             key = activation(up)
         }
         if hooks.captureKeys.contains(layer) { hooks.keys[layer] = key }
-        var out = x1 + affine(key, w.ffnDown, w.ffnDownBias)
+        var out = x1 + affine(key, w.ffnDown, f?.ffnDown, w.ffnDownBias)
         if let adds = hooks.residualAdditions[layer] {
             for (rows, vec) in adds { out = out.addingVector(vec, toRows: rows) }
         }
@@ -133,7 +167,10 @@ extension TransformerModel {
     }
 
     /// Logits of final hidden rows (after `finalNorm`): [R, D] → [R, V].
-    public func outputLogits(_ normed: Tensor) -> Tensor { linear(normed, weights.outputHead) }
+    /// - head: a frozen copy of the output head (`frozenHead(precision:)`), or nil for the Float32 weights.
+    public func outputLogits(_ normed: Tensor, head: WeightMatrix? = nil) -> Tensor {
+        head?.forward(normed) ?? linear(normed, weights.outputHead)
+    }
 
     // MARK: - Conveniences
 

@@ -1,0 +1,37 @@
+// Matrix products through oneDNN (Debian: libdnnl-dev), the CPU library PyTorch itself uses.
+// Float32 products, and bfloat16 products with Float32 accumulation and output.
+//
+// Every operand is a row-major matrix given by a pointer and two strides (elements between rows, between
+// columns), so a transposed operand is a stride swap, never a copy. Each function returns 0 when it ran the
+// product, and a non-zero oneDNN status when oneDNN refused it (the caller then falls back to OpenBLAS).
+#ifndef EMEND_DNNL_H
+#define EMEND_DNNL_H
+#include <stdint.h>
+
+/// C[m, n] = A[m, k] · B[k, n] in Float32. A(i, p) = a[i·a_rs + p·a_cs], B(p, j) = b[p·b_rs + j·b_cs],
+/// C(i, j) = c[i·ldc + j] (overwritten).
+int emend_dnnl_matmul_f32(long m, long n, long k,
+                          const float *a, long a_rs, long a_cs,
+                          const float *b, long b_rs, long b_cs,
+                          float *c, long ldc);
+
+/// C[m, n] = bf16(A)[m, k] · B[k, n] with B already in bfloat16 (raw bits), Float32 accumulation and output.
+/// A is rounded to bfloat16 (round to nearest even) inside, into a scratch buffer.
+int emend_dnnl_matmul_bf16(long m, long n, long k,
+                           const float *a, long lda,
+                           const uint16_t *b, long b_rs, long b_cs,
+                           float *c, long ldc);
+
+/// Rounds n floats to bfloat16 (round to nearest even; NaN stays NaN).
+void emend_to_bf16(const float *x, uint16_t *y, long n);
+
+/// 1 when oneDNN could be loaded (libdnnl.so.2), else 0 (every product then runs on OpenBLAS).
+int emend_dnnl_available(void);
+
+/// The threads oneDNN's OpenMP runtime uses for the calls above (default: every core).
+void emend_dnnl_set_threads(int n);
+
+/// 1 when this CPU runs bfloat16 products natively (AVX-512 BF16 or AMX), else 0 (oneDNN then emulates them,
+/// slower than Float32).
+int emend_dnnl_has_native_bf16(void);
+#endif
