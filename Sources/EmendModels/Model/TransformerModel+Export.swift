@@ -23,8 +23,8 @@ public enum ExportFormat: String, Sendable, CaseIterable {
     /// A Hugging Face folder: `config.json` and `model.safetensors` (or shards plus an index).
     case safetensors
 
-    /// The format a destination path asks for: a `.gguf` file, otherwise a safetensors folder.
-    public init(forPath path: String) { self = path.hasSuffix(".gguf") ? .gguf : .safetensors }
+    /// The format a destination path asks for: a `.gguf` file (any case: `.GGUF` too), otherwise a safetensors folder.
+    public init(forPath path: String) { self = path.lowercased().hasSuffix(".gguf") ? .gguf : .safetensors }
 }
 
 /// The element type of the tensors an export writes (GGUF: only the replaced ones).
@@ -54,13 +54,18 @@ extension TransformerModel {
     public static let defaultMaxShardBytes = 2 << 30
 
     /// Writes the model to `url`: a `.gguf` file (`format: .gguf`, needs a GGUF source) or a folder
-    /// (`format: .safetensors`, created if missing, shards above `maxShardBytes`).
+    /// (`format: .safetensors`, created if missing, shards above `maxShardBytes`). With `tokenizer`, a safetensors
+    /// folder also gets `tokenizer.json` and `tokenizer_config.json`, so it loads back as a model on its own (a GGUF
+    /// carries its tokenizer already).
     @discardableResult
     public func export(to url: URL, format: ExportFormat, dtype: ExportDType = .f32,
-                       maxShardBytes: Int = TransformerModel.defaultMaxShardBytes) throws -> ExportReport {
+                       maxShardBytes: Int = TransformerModel.defaultMaxShardBytes, tokenizer: BPETokenizer? = nil) throws -> ExportReport {
         switch format {
         case .gguf: return try exportGGUF(to: url, dtype: dtype)
-        case .safetensors: return try exportSafeTensors(to: url, dtype: dtype, maxShardBytes: maxShardBytes)
+        case .safetensors:
+            var report = try exportSafeTensors(to: url, dtype: dtype, maxShardBytes: maxShardBytes)
+            if let tokenizer { report.files += try tokenizer.writeHuggingFaceFiles(to: url) }
+            return report
         }
     }
 
@@ -111,7 +116,7 @@ extension TransformerModel {
         let family = try family(file: folder.path)
         let configJSON = try config.huggingFaceConfigJSON(file: folder.appendingPathComponent("config.json").path)
         do { try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true) } catch {
-            throw EmendModelsError.writeFailed(file: folder.path, reason: error.localizedDescription)
+            throw EmendModelsError.writeFailed(file: folder.path, reason: fileErrorReason(error))
         }
         var names = family.hfNames
         if config.tiedEmbeddings { names[.output] = nil }
