@@ -10,6 +10,11 @@ import Foundation
 public func fileErrorReason(_ error: Error) -> String {
     let ns = error as NSError
     guard ns.domain == NSCocoaErrorDomain || ns.domain == NSPOSIXErrorDomain else { return "\(error)" }
+    var isDirectory: ObjCBool = false
+    if let path = ns.userInfo[NSFilePathErrorKey] as? String ?? (ns.userInfo[NSURLErrorKey] as? URL)?.path,
+       FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
+        return "it is a folder, not a file"
+    }
     if ns.domain == NSPOSIXErrorDomain { return String(cString: strerror(Int32(ns.code))) }
     if let underlying = ns.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain {
         return String(cString: strerror(Int32(underlying.code)))
@@ -25,7 +30,7 @@ public func fileErrorReason(_ error: Error) -> String {
     case .fileReadInapplicableStringEncoding, .fileWriteInapplicableStringEncoding: return "the text is not valid UTF-8"
     case .fileWriteInvalidFileName: return "the file name is not valid"
     case .fileWriteUnknown: return "it could not be written (the folder may be missing or not writable)"
-    case .fileReadUnknown: return "it could not be read (it may be a folder, or unreadable)"
+    case .fileReadUnknown: return "an unknown read error"
     case .propertyListReadCorrupt: return "it is not valid JSON"
     default: return "file error \(ns.code)"
     }
