@@ -23,4 +23,19 @@ final class HuggingFaceTokenizerExportTests: XCTestCase {
             }
         }
     }
+
+    /// The default model's GGUF tokenizer, written out and read back, still encodes and decodes all 131 golden
+    /// strings as transformers does (the golden file), and keeps the chat template.
+    func testExport_DefaultTokenizerKeepsTheGoldenTokenization() throws {
+        let golden = try GoldenTokenization.load()
+        let file = try GoldenTokenizationTests.openModel()
+        let tok = try BPETokenizer(gguf: file)
+        let template = try XCTUnwrap(file.metadata["tokenizer.chat_template"]?.string)
+        let config = try tok.huggingFaceConfigJSON(chatTemplate: template)
+        let back = try BPETokenizer(huggingFaceJSON: try tok.huggingFaceJSON(), configJSON: config)
+        XCTAssertEqual(back.specialTokenIds, tok.specialTokenIds)
+        checkGoldenTokenization(back, golden)
+        let stored = try XCTUnwrap(JSONSerialization.jsonObject(with: config) as? [String: Any])
+        XCTAssertEqual(stored["chat_template"] as? String, template)
+    }
 }

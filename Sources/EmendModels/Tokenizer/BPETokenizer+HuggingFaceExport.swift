@@ -61,9 +61,10 @@ extension BPETokenizer {
         return try JSONSerialization.data(withJSONObject: root, options: [.sortedKeys])
     }
 
-    /// `tokenizer_config.json` bytes: the special tokens by name.
-    public func huggingFaceConfigJSON() throws -> Data {
+    /// `tokenizer_config.json` bytes: the special tokens by name, and the chat template (Jinja source) when given.
+    public func huggingFaceConfigJSON(chatTemplate: String? = nil) throws -> Data {
         var config: [String: Any] = ["tokenizer_class": "PreTrainedTokenizerFast", "clean_up_tokenization_spaces": false]
+        if let chatTemplate { config["chat_template"] = chatTemplate }
         for (key, id) in [("bos_token", bosTokenId), ("eos_token", eosTokenId), ("pad_token", padTokenId), ("unk_token", unkTokenId)] {
             config[key] = id.map { tokens[$0] } ?? NSNull()
         }
@@ -71,9 +72,10 @@ extension BPETokenizer {
     }
 
     /// Writes `tokenizer.json` and `tokenizer_config.json` into `folder` (atomically, each); returns their URLs.
-    public func writeHuggingFaceFiles(to folder: URL) throws -> [URL] {
+    public func writeHuggingFaceFiles(to folder: URL, chatTemplate: String? = nil) throws -> [URL] {
         var written: [URL] = []
-        for (name, bytes) in [("tokenizer.json", try huggingFaceJSON()), ("tokenizer_config.json", try huggingFaceConfigJSON())] {
+        for (name, bytes) in [("tokenizer.json", try huggingFaceJSON()),
+                              ("tokenizer_config.json", try huggingFaceConfigJSON(chatTemplate: chatTemplate))] {
             let url = folder.appendingPathComponent(name)
             let out = try AtomicFileWriter(url: url)
             do { try out.write(Array(bytes)); try out.commit() } catch { out.abandon(); throw error }
