@@ -10,6 +10,16 @@ public enum EmendEditingError: Error, CustomStringConvertible, Sendable {
     case notEditable(reason: String)
     case nonFiniteUpdate(layer: Int, what: String)
     case statisticsMismatch(file: String, reason: String)
+    /// Bytes that are not JSON (or not JSONL), with the first position where the grammar breaks.
+    case malformedJSON(file: String, line: Int, column: Int, expected: String)
+    /// A JSON file (preset, editor description) that does not decode as `expected`; `reason` names the line and
+    /// column or the field.
+    case invalidJSONFile(file: String, expected: String, reason: String)
+    /// A requests file with no request in it.
+    case noRequests(file: String)
+    /// Requests that give one subject and relation two different new targets (or repeat one), under
+    /// `--on-duplicate refuse`.
+    case conflictingRequests(file: String, examples: [String])
 
     public var description: String {
         switch self {
@@ -25,6 +35,14 @@ public enum EmendEditingError: Error, CustomStringConvertible, Sendable {
         case let .nonFiniteUpdate(layer, what):
             return "layer \(layer): \(what) contains NaN or infinity; no weight was changed (hint: raise λp or lower the learning rate)"
         case let .statisticsMismatch(file, reason): return "\(file): cached statistics do not fit (\(reason))"
+        case let .malformedJSON(file, line, column, expected):
+            return "\(file): line \(line), column \(column): malformed JSON, expected \(expected)"
+        case let .invalidJSONFile(file, expected, reason):
+            return "\(file): not \(expected): \(reason)"
+        case let .noRequests(file):
+            return "\(file): no edit requests in the file (expected a JSON array of requests, one JSON object, or JSONL); nothing was edited"
+        case let .conflictingRequests(file, examples):
+            return "\(file): \(examples.count) request(s) re-edit a subject and relation given earlier in the file with another target, e.g. \(examples.prefix(3).joined(separator: "; ")); hint: choose with --on-duplicate replace (the later one wins) | keep-both | skip (the earlier one wins)"
         }
     }
 }

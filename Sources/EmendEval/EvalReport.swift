@@ -80,10 +80,15 @@ public struct EvalReport: Sendable, Equatable, Codable {
         }
         func f(_ x: Double) -> String { String(format: "%.2f", x) }
         if let s = counterfact {
+            // PS / NS of records that have no paraphrase / neighbourhood prompt are not 0 but undefined, and so is S.
+            let hasP = s.paraphraseRecords > 0, hasN = s.neighborhoodRecords > 0
+            func p(_ x: Double) -> String { hasP ? f(x) : "n/a" }
+            func n(_ x: Double) -> String { hasN ? f(x) : "n/a" }
+            func all(_ x: Double) -> String { hasP && hasN ? f(x) : "n/a" }
             lines += [row(["", "ES", "PS", "NS", "S"]),
-                      row(["success", f(s.ES), f(s.PS), f(s.NS), f(s.S)]),
-                      row(["magnitude", f(s.ES_diff), f(s.PS_diff), f(s.NS_diff), ""]),
-                      row(["accuracy", f(s.ES_acc), f(s.PS_acc), f(s.NS_acc), f(s.S_acc)]),
+                      row(["success", f(s.ES), p(s.PS), n(s.NS), all(s.S)]),
+                      row(["magnitude", f(s.ES_diff), p(s.PS_diff), n(s.NS_diff), ""]),
+                      row(["accuracy", f(s.ES_acc), p(s.PS_acc), n(s.NS_acc), all(s.S_acc)]),
                       "ES as P(new) > P(true): \(f(s.ES_prob)) (identical to ES by construction)",
                       "records with paraphrases: \(s.paraphraseRecords), with neighbourhood prompts: \(s.neighborhoodRecords)"]
         }

@@ -114,6 +114,8 @@ public enum EmendModelsError: Error, CustomStringConvertible, Sendable, Equatabl
     case tensorShapeMismatch(file: String, tensor: String, expected: [Int], got: [Int])
     /// A model name or path that resolves to nothing.
     case modelNotFound(name: String, searched: [String])
+    /// A prompt the model cannot continue (it tokenizes to nothing, or leaves no room in the context).
+    case invalidPrompt(what: String, expected: String, got: String)
 
     // MARK: - Export
 
@@ -205,7 +207,7 @@ public enum EmendModelsError: Error, CustomStringConvertible, Sendable, Equatabl
         case let .safetensorsShardInconsistent(f, t, r):
             return "\(f): tensor '\(t)': \(r)"
         case let .malformedJSON(f, r):
-            return "\(f): malformed JSON (\(r))"
+            return r.hasPrefix("malformed JSON") ? "\(f): \(r)" : "\(f): malformed JSON (\(r))"
         case let .invalidConfig(f, field, e, g):
             return "\(f): field '\(field)' is \(g), expected \(e)"
         case let .unsupportedArchitecture(f, a, s):
@@ -218,8 +220,13 @@ public enum EmendModelsError: Error, CustomStringConvertible, Sendable, Equatabl
             return "\(f): config field '\(field)' is \(v), but the written config would read back as \(w); this format cannot express it"
         case let .exportNeedsGGUFSource(f, src):
             return "\(f): GGUF export copies the untouched tensors of the source GGUF, but this model came from \(src); hint: export as safetensors instead"
+        case let .invalidPrompt(what, e, g):
+            return "\(what) is \(g), expected \(e)"
         case let .modelNotFound(n, s):
-            return "model '\(n)' not found (looked in: \(s.joined(separator: ", "))); hint: run `make setup` to fetch the default model"
+            // The set-up hint helps only for the default model's name; an explicit path that does not exist is a typo.
+            let isDefault = ["smollm2", "default", "smollm2-135m-instruct"].contains(n.lowercased())
+            return "model '\(n)' not found (looked in: \(s.joined(separator: ", ")))"
+                + (isDefault ? "; hint: run `make setup` to fetch the default model" : "; hint: give `smollm2`, a .gguf file or a Hugging Face folder")
         }
     }
 }

@@ -15,8 +15,30 @@ public struct LoadedModel: Sendable {
         self.model = model; self.tokenizer = tokenizer; self.chatTemplate = chatTemplate; self.source = source
     }
 
-    /// Loads weights and tokenizer; see `ModelSource.resolve` for the accepted names.
+    /// Loads weights and tokenizer; see `ModelSource.resolve` for the accepted names. A tokenizer with more tokens
+    /// than the embedding has rows is refused here, so no token id can index past the table.
     public static func load(_ name: String) throws -> LoadedModel {
+        let loaded = try loadUnchecked(name)
+        let v = loaded.model.config.vocabSize, n = loaded.tokenizer.vocabularySize
+        guard n <= v else {
+            throw EmendModelsError.invalidConfig(file: loaded.source.url.path, field: "tokenizer vocabulary",
+                                                 expected: "at most \(v) tokens (the rows of the token embedding)", got: "\(n) tokens")
+        }
+        return loaded
+    }
+
+    /// Throws for a prompt the model cannot continue: one that tokenizes to no token at all (an empty string),
+    /// or one that leaves no room in the context window. `what` names it in the message ("the prompt", "--probe 2").
+    public func checkPrompt(_ text: String, chat: Bool = false, what: String) throws {
+        let n = promptIDs(text, chat: chat).count
+        guard n > 0 else { throw EmendModelsError.invalidPrompt(what: what, expected: "at least one token", got: "empty") }
+        let limit = model.config.maxPositions
+        guard n < limit else {
+            throw EmendModelsError.invalidPrompt(what: what, expected: "fewer than \(limit) tokens (the model's context)", got: "\(n) tokens long")
+        }
+    }
+
+    static func loadUnchecked(_ name: String) throws -> LoadedModel {
         let source = try ModelSource.resolve(name)
         let model = try TransformerModel.load(source)
         switch source {

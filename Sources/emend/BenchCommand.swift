@@ -10,6 +10,14 @@ import Foundation
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "bench",
         abstract: "Benchmarks of editing methods: the lifelong sequential protocol, its report, and runs compared.",
+        discussion: """
+        Examples:
+          emend bench sequential --method encore --edits 2000 --batch 100 \\
+            --downstream-every 500 --out runs/encore-2000
+          emend bench report runs/encore-2000
+          emend bench compare runs/encore-2000 runs/memit-2000 --out compare.html
+          emend bench export runs/encore-2000 --out edited.gguf
+        """,
         subcommands: [BenchSequentialCommand.self, BenchReportCommand.self, BenchCompareCommand.self, BenchExportCommand.self])
 }
 
@@ -20,6 +28,12 @@ struct BenchSequentialCommand: ParsableCommand {
         Writes RUN_DIR/results.json (every batch: time, search steps, norms; every checkpoint: scores) and \
         RUN_DIR/report.html after each batch. Killed and restarted with the same command, it continues from the last \
         finished batch and gives the same numbers as an uninterrupted run.
+
+        Examples:
+          emend bench sequential --method encore --edits 300 --batch 100 \\
+            --downstream-every 100 --out runs/encore-300
+          emend bench sequential --method memit --edits 2000 --batch 100 \\
+            --records counterfact-edit.json --out runs/memit-2000 --stop-after 1
         """)
 
     @OptionGroup var modelOption: ModelOption
@@ -133,7 +147,11 @@ private func say(_ line: String) { FileHandle.standardOutput.write(Data((line + 
 
 struct BenchReportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "report",
-        abstract: "Regenerate RUN_DIR/report.html from RUN_DIR/results.json.")
+        abstract: "Regenerate RUN_DIR/report.html from RUN_DIR/results.json.",
+        discussion: """
+        Example:
+          emend bench report runs/encore-2000
+        """)
 
     @Argument(help: "The run directory of `emend bench sequential`.") var runDir: String
 
@@ -149,7 +167,12 @@ struct BenchReportCommand: ParsableCommand {
 
 struct BenchCompareCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "compare",
-        abstract: "Put several sequential runs on shared charts (compare.html): ES, NS, S, downstream F1, norms, time per edit.")
+        abstract: "Put several sequential runs on shared charts (compare.html): ES, NS, S, downstream F1, norms, time per edit.",
+        discussion: """
+        Example:
+          emend bench compare runs/encore-2000 runs/memit-2000 \\
+            runs/alphaedit-2000 --out compare.html
+        """)
 
     @Argument(help: "Run directories of `emend bench sequential` (finished or not).") var runDirs: [String]
     @Option(help: "The page to write.") var out = "compare.html"
@@ -180,21 +203,28 @@ struct BenchCompareCommand: ParsableCommand {
 
 struct BenchExportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "export",
-        abstract: "Write the model of a sequential run after its last finished batch (.gguf or a safetensors folder).")
+        abstract: "Write the model of a sequential run after its last finished batch (.gguf or a safetensors folder).",
+        discussion: """
+        Examples:
+          emend bench export runs/encore-2000 --out encore-2000.gguf
+          emend bench export runs/encore-2000 --out encore-2000-hf/
+        """)
 
     @Argument(help: "The run directory of `emend bench sequential`.") var runDir: String
     @Option(help: "The run's model (default: the name the run recorded).") var model: String?
     @Option(help: "A .gguf file (GGUF model) or a folder (safetensors).") var out: String
 
     func run() throws {
+        let output = try OutputTarget(out)
         let dir = URL(fileURLWithPath: runDir)
         guard let results = try SequentialResults.read(from: dir) else { throw ValidationError("\(runDir) has no \(SequentialResults.fileName)") }
         let loaded = try LoadedModel.load(model ?? results.settings.model)
+        try output.check(for: loaded)
         guard let (edited, batches) = try SequentialCheckpoint.editedModel(of: results, in: dir, base: loaded.model,
                                                                           fingerprint: try loaded.source.fingerprint()) else {
             throw ValidationError("\(runDir) has no finished batch yet")
         }
-        _ = try edited.export(to: URL(fileURLWithPath: out), format: ExportFormat(forPath: out))
+        try output.write(edited, tokenizer: loaded.tokenizer)
         print("wrote \(out): \(results.settings.method) after \(batches) batches (\(results.batches.last?.edits ?? 0) edits)")
     }
 }

@@ -5,7 +5,11 @@ import EmendCore
 
 struct DevicesCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "devices", abstract: "List the compute devices Emend can see (the CPU, and CUDA GPUs when a driver is present).")
+        commandName: "devices", abstract: "List the compute devices Emend can see (the CPU, and CUDA GPUs when a driver is present).",
+        discussion: """
+        Example:
+          emend devices
+        """)
 
     func run() throws {
         let inv = DeviceInventory.discover()

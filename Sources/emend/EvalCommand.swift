@@ -25,7 +25,15 @@ struct RecordRange: ExpressibleByArgument {
 
 struct EvalCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "eval",
-        abstract: "Score a model on edit records, downstream probes, perplexity or free-generation checks.")
+        abstract: "Score a model on edit records, downstream probes, perplexity or free-generation checks.",
+        discussion: """
+        Examples:
+          emend eval --model edited.gguf --dataset counterfact \\
+            --data counterfact-edit.json --records 0..99
+          emend eval --model smollm2 --dataset downstream --items 100 --json
+          emend eval --model edited.gguf --original smollm2 --dataset health \\
+            --records 0..99
+        """)
 
     @OptionGroup var modelOption: ModelOption
     @Option(help: "The benchmark.") var dataset: EvalDataset

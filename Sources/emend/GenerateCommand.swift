@@ -11,7 +11,14 @@ struct ModelOption: ParsableArguments {
 }
 
 struct GenerateCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "generate", abstract: "Continue a prompt with a model.")
+    static let configuration = CommandConfiguration(commandName: "generate", abstract: "Continue a prompt with a model.",
+        discussion: """
+        Examples:
+          emend generate --model smollm2 "The Eiffel Tower is located in the city of"
+          emend generate --model edited.gguf --chat "What is the capital of France?"
+          emend generate --model path/to/hf-folder --temperature 0.8 \\
+            --top-k 40 --seed 3 "Once upon a time"
+        """)
 
     @OptionGroup var modelOption: ModelOption
     @Flag(help: "Wrap the prompt in the model's chat template (one user turn).") var chat = false
@@ -25,10 +32,12 @@ struct GenerateCommand: ParsableCommand {
         guard maxTokens > 0 else { throw ValidationError("--max-tokens must be positive") }
         guard temperature >= 0 else { throw ValidationError("--temperature must be ≥ 0") }
         guard topK >= 0 else { throw ValidationError("--top-k must be ≥ 0") }
+        guard !prompt.isEmpty else { throw ValidationError("the prompt is empty: give a text to continue") }
     }
 
     func run() throws {
         let loaded = try LoadedModel.load(modelOption.model)
+        try loaded.checkPrompt(prompt, chat: chat, what: "the prompt")
         let text = loaded.complete([prompt], chat: chat, maxTokens: maxTokens,
                                    options: SamplingOptions(temperature: temperature, topK: topK, seed: seed))[0]
         print(chat ? text : prompt + text)

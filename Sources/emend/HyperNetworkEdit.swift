@@ -7,41 +7,37 @@ import Foundation
 
 enum HyperNetworkEdit {
     /// Loads the editor, checks it fits the model (before any weight changes), edits, optionally writes the model.
-    static func run(model name: String, method: String, editor dir: String, requests: [EditRequest], out: String?) throws {
+    static func run(_ loaded: LoadedModel, method: String, editor dir: String, requests: [EditRequest], output: OutputTarget?) throws {
         let editor = try HyperNetworkEditor.load(from: URL(fileURLWithPath: dir))
         guard editor.settings.method.rawValue == method else {
             throw EmendEditingError.invalidSettings(field: "--editor", expected: "a \(method) editor", got: "a \(editor.settings.method.rawValue) editor in \(dir)")
         }
-        let loaded = try LoadedModel.load(name)
         try editor.checkCompatible(with: loaded.model, fingerprint: try loaded.source.fingerprint())
         let facts = requests.map { TokenizedFact(EditingFact($0), tokenizer: loaded.tokenizer) }
         let t0 = Date()
         let (edited, shifts) = try editor.edit(loaded.model, edits: facts.map(\.edit))
         let seconds = Date().timeIntervalSince(t0)
         let norms = editor.settings.layers.map { String(format: "%d:%.3g", $0, shifts[$0]?.shift.norm() ?? 0) }.joined(separator: " ")
-        print(String(format: "%@: %d facts at once in %.2fs; ‖S‖ per layer: %@", method, facts.count, seconds, norms))
+        print(String(format: "%@: %@ at once in %.2fs; ‖S‖ per layer: %@", method, counted(facts.count, "fact"), seconds, norms))
         report(loaded, facts, edited: edited)
-        if let out {
-            let format = ExportFormat(forPath: out)
-            _ = try edited.export(to: URL(fileURLWithPath: out), format: format)
-            print("wrote \(out)")
+        if let output {
+            try output.write(edited, tokenizer: loaded.tokenizer)
+            print("wrote \(output.path)")
         }
     }
 
     /// The fine-tuning baseline on the layers the hyper-network editors use for this model.
-    static func runFineTune(model name: String, requests: [EditRequest], out: String?) throws {
-        let loaded = try LoadedModel.load(name)
+    static func runFineTune(_ loaded: LoadedModel, requests: [EditRequest], output: OutputTarget?) throws {
         let layers = try HyperNetworkSettings.defaults(for: loaded.model, method: .malmen).layers
         let facts = requests.map { TokenizedFact(EditingFact($0), tokenizer: loaded.tokenizer) }
         let t0 = Date()
         let (edited, ft) = try FineTuneEditor.edit(loaded.model, edits: facts.map(\.edit), settings: FineTuneSettings(layers: layers))
-        print(String(format: "ft: %d facts at once in %.2fs, %d steps, edit loss %.3f → %.3f (layers %@)", facts.count, Date().timeIntervalSince(t0),
+        print(String(format: "ft: %@ at once in %.2fs, %d steps, edit loss %.3f → %.3f (layers %@)", counted(facts.count, "fact"), Date().timeIntervalSince(t0),
                      ft.losses.count, ft.losses.first ?? 0, ft.losses.last ?? 0, "\(layers)"))
         report(loaded, facts, edited: edited)
-        if let out {
-            let format = ExportFormat(forPath: out)
-            _ = try edited.export(to: URL(fileURLWithPath: out), format: format)
-            print("wrote \(out)")
+        if let output {
+            try output.write(edited, tokenizer: loaded.tokenizer)
+            print("wrote \(output.path)")
         }
     }
 

@@ -7,7 +7,12 @@ import Foundation
 struct InspectCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "inspect",
-        abstract: "Describe a model: architecture, config, parameter count, file format and tensor storage.")
+        abstract: "Describe a model: architecture, config, parameter count, file format and tensor storage.",
+        discussion: """
+        Examples:
+          emend inspect smollm2
+          emend inspect path/to/model.gguf --tensors
+        """)
 
     @Argument(help: "A .gguf file, a Hugging Face folder (config.json + safetensors), a bare config.json (shape only), or 'smollm2'.")
     var model: String = "smollm2"

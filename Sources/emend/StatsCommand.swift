@@ -20,13 +20,19 @@ func parseLayers(_ s: String) throws -> [Int] {
 
 struct StatsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "stats",
-        abstract: "Compute (and cache) the key second moment C0 of MLP down-projection inputs over a corpus.")
+        abstract: "Compute (and cache) the key second moment C0 of MLP down-projection inputs over a corpus.",
+        discussion: """
+        Examples:
+          emend stats --model smollm2 --layers 4-8
+          emend stats --model path/to/model.gguf --layers 2,4,6 --samples 500 \\
+            --corpus texts.txt          (plain text: one document per line)
+        """)
 
     @OptionGroup var modelOption: ModelOption
     @Option(help: "Layers, e.g. 4-8 or 3,5.") var layers: String = "4-8"
     @Option(help: "Documents to sample from the corpus.") var samples = 2_000
     @Option(name: .customLong("max-tokens"), help: "Tokens kept per document.") var maxTokens = 512
-    @Option(help: "Corpus file (default: the Wikipedia summaries fetched by setup).") var corpus: String?
+    @Option(help: "Corpus file: JSON, JSONL or plain text with one document per line (default: the Wikipedia summaries fetched by setup).") var corpus: String?
 
     func validate() throws {
         _ = try parseLayers(layers)
@@ -38,6 +44,9 @@ struct StatsCommand: ParsableCommand {
         let ls = try parseLayers(layers)
         for l in ls where l >= loaded.model.config.layerCount { throw EmendEditingError.layerOutOfRange(layer: l, layerCount: loaded.model.config.layerCount) }
         let text = try Corpus.load(corpus.map { URL(fileURLWithPath: $0) } ?? EmendPaths.defaultCorpus)
+        if text.documents.count * 2 <= samples {
+            note("warning: the corpus has \(counted(text.documents.count, "document")); --samples asks for \(samples), so C0 is estimated from fewer texts than intended")
+        }
         let bar = ProgressBar("statistics")
         let t0 = Date()
         let result = try StatisticsCache().secondMoments(model: loaded.model, modelFingerprint: try loaded.source.fingerprint(),

@@ -10,11 +10,26 @@ import Foundation
 struct StoreCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "store", abstract: "The edit store: a durable, auditable journal of edits with versions, rollback and export.",
+        discussion: """
+        Examples:
+          emend store init facts.store --model smollm2
+          emend edit --store facts.store --requests facts.json --batch-size 100
+          emend store log facts.store --subject Ferrari
+          emend store show facts.store 2
+          emend store rollback facts.store 1
+          emend store export facts.store --format gguf --out edited.gguf
+          emend store verify facts.store
+        """,
         subcommands: [StoreInit.self, StoreLog.self, StoreShow.self, StoreRollback.self, StoreExport.self, StoreVerify.self])
 }
 
 struct StoreInit: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "init", abstract: "Create a store bound to a base model (path and SHA-256).")
+    static let configuration = CommandConfiguration(commandName: "init", abstract: "Create a store bound to a base model (path and SHA-256).",
+        discussion: """
+        Examples:
+          emend store init facts.store --model smollm2
+          emend store init facts.store --model path/to/model.gguf --checkpoint-every 5
+        """)
     @Argument(help: "The store folder (created).") var dir: String
     @OptionGroup var modelOption: ModelOption
     @Option(name: .customLong("checkpoint-every"), help: "Write a full checkpoint every N versions.") var checkpointEvery = 10
@@ -30,7 +45,12 @@ struct StoreInit: ParsableCommand {
 }
 
 struct StoreLog: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "log", abstract: "List the versions and their requests.")
+    static let configuration = CommandConfiguration(commandName: "log", abstract: "List the versions and their requests.",
+        discussion: """
+        Examples:
+          emend store log facts.store
+          emend store log facts.store --subject Ferrari --all
+        """)
     @Argument(help: "The store folder.") var dir: String
     @Option(help: "Only requests whose subject contains this text (any case).") var subject: String?
     @Flag(name: .customLong("all"), help: "Include rolled-back batches.") var includeRolledBack = false
@@ -55,15 +75,24 @@ struct StoreLog: ParsableCommand {
 }
 
 struct StoreShow: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "show", abstract: "Show one version: its batch, requests, metrics and files.")
+    static let configuration = CommandConfiguration(commandName: "show", abstract: "Show one version: its batch, requests, metrics and files.",
+        discussion: """
+        Examples:
+          emend store show facts.store        (the head version)
+          emend store show facts.store 2
+        """)
     @Argument(help: "The store folder.") var dir: String
-    @Argument(help: "The version (0: the base model).") var version: Int = -1
+    @Argument(help: "The version (default: the head; 0: the base model).") var version: Int?
+
+    func validate() throws {
+        if let v = version, v < 0 { throw ValidationError("the version must be 0 or more, got \(v)") }
+    }
 
     func run() throws {
         let store = try EditStore.open(at: URL(fileURLWithPath: dir), writer: false)
         let info = try store.info()
         let head = try store.head()
-        let v = version < 0 ? head : version
+        let v = version ?? head
         print("store \(dir): base \(info["base_model_path"] ?? "?") sha256 \(info["base_model_sha256"] ?? "?"); head version \(head)")
         guard v > 0 else { print("version 0: the base model"); return }
         guard let b = try store.batches().first(where: { $0.version == v }) else {
@@ -83,9 +112,18 @@ struct StoreShow: ParsableCommand {
 
 struct StoreRollback: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "rollback",
-        abstract: "Make VERSION the head (exact); later batches are kept in the journal as rolled back.")
+        abstract: "Make VERSION the head (exact); later batches are kept in the journal as rolled back.",
+        discussion: """
+        Examples:
+          emend store rollback facts.store 1
+          emend store rollback facts.store 0      (back to the base model)
+        """)
     @Argument(help: "The store folder.") var dir: String
     @Argument(help: "The version to return to (0: the base model).") var version: Int
+
+    func validate() throws {
+        guard version >= 0 else { throw ValidationError("the version must be 0 or more, got \(version)") }
+    }
 
     func run() throws {
         let store = try EditStore.open(at: URL(fileURLWithPath: dir), writer: true)
@@ -98,29 +136,46 @@ struct StoreRollback: ParsableCommand {
 enum StoreExportFormat: String, ExpressibleByArgument, CaseIterable { case gguf, safetensors }
 
 struct StoreExport: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "export", abstract: "Write a version of the edited model as GGUF or safetensors.")
+    static let configuration = CommandConfiguration(commandName: "export", abstract: "Write a version of the edited model as GGUF or safetensors.",
+        discussion: """
+        Examples:
+          emend store export facts.store --format gguf --out edited.gguf
+          emend store export facts.store --version 2 \\
+            --format safetensors --out edited-hf/
+        """)
     @Argument(help: "The store folder.") var dir: String
     @Option(help: "gguf (a copy of the base GGUF with the edited tensors replaced) or safetensors (a Hugging Face folder).") var format: StoreExportFormat
     @Option(help: "The output .gguf file or folder.") var out: String
-    @Option(help: "The version (default: the head).") var version: Int?
+    @Option(help: "The version (default: the head; 0: the base model).") var version: Int?
     @Option(help: "The base model (default: the path recorded by `store init`).") var model: String?
 
+    func validate() throws {
+        if let v = version, v < 0 { throw ValidationError("--version must be 0 or more, got \(v)") }
+        if out.trimmingCharacters(in: .whitespaces).isEmpty { throw ValidationError("--out is empty: give a .gguf file or a folder") }
+    }
+
     func run() throws {
+        let output = try OutputTarget(out, explicit: format == .gguf ? .gguf : .safetensors)
         let store = try EditStore.open(at: URL(fileURLWithPath: dir), writer: false)
         let recorded = try store.info()["base_model_path"]
         let base = model ?? recorded ?? "smollm2"
         let loaded = try LoadedModel.load(base)
         try store.checkBaseModel(loaded.source.url)
+        try output.check(for: loaded)
         let v = try version ?? store.head()
-        let report = try store.export(version: v, base: loaded.model, to: URL(fileURLWithPath: out),
-                                      format: format == .gguf ? .gguf : .safetensors)
+        let edited = try store.snapshot(at: v).applied(to: loaded.model)
+        let report = try output.write(edited, tokenizer: loaded.tokenizer)
         print("exported version \(v) to \(out) (\(report.files.count) file(s), \(report.writtenTensors.count) tensors written)")
     }
 }
 
 struct StoreVerify: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "verify",
-        abstract: "Check the store: base model and file checksums, journal-tensor consistency, every version rebuilt.")
+        abstract: "Check the store: base model and file checksums, journal-tensor consistency, every version rebuilt.",
+        discussion: """
+        Example:
+          emend store verify facts.store
+        """)
     @Argument(help: "The store folder.") var dir: String
     @Option(help: "The base model (default: the path recorded by `store init`).") var model: String?
 

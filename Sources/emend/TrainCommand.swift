@@ -10,7 +10,14 @@ extension HyperNetworkMethod: ExpressibleByArgument {}
 
 struct TrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "train",
-        abstract: "Meta-train a hyper-network editor (MALMEN or MEND) for a model; re-running with the same --out resumes.")
+        abstract: "Meta-train a hyper-network editor (MALMEN or MEND) for a model; re-running with the same --out resumes.",
+        discussion: """
+        Examples:
+          emend train --method malmen --model smollm2 --train zsre_train.json \\
+            --steps 200 --out editors/malmen
+          emend train --method mend --train a.json,b.json --steps 40 \\
+            --facts-per-step 32 --out editors/mend
+        """)
 
     @OptionGroup var modelOption: ModelOption
     @Option(help: "malmen or mend.") var method: HyperNetworkMethod = .malmen

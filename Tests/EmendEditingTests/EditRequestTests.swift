@@ -45,4 +45,42 @@ final class EditRequestTests: XCTestCase {
         }
         XCTAssertThrowsError(try parse("{not json\n")) { XCTAssertTrue("\($0)".contains("malformed JSON"), "\($0)") }
     }
+
+    /// No request at all ([], empty, blank lines) is an error; malformed JSON names line and column (counted by
+    /// hand); an empty evaluation prompt is refused with its field.
+    func testParse_EmptyMalformedAndEmptyPrompts() {
+        for text in ["", "[]", "  \n\n", "\n \n"] {
+            XCTAssertThrowsError(try parse(text), text.debugDescription) {
+                guard case EmendEditingError.noRequests = $0 else { return XCTFail("\($0)") }
+            }
+        }
+        let row = #"{"prompt": "{} is in", "subject": "A", "target_new": "B"}"#
+        for (text, line, column) in [("[\n" + row + "\n" + row + "\n]", 3, 1), (row + "\n" + #"{"subject" "A"}"#, 2, 12), ("{\n  \"a\": [1,\n}", 3, 1)] {
+            XCTAssertThrowsError(try parse(text)) {
+                guard case let EmendEditingError.malformedJSON(_, l, c, _) = $0 else { return XCTFail("\($0)") }
+                XCTAssertEqual([l, c], [line, column], text)
+            }
+        }
+        XCTAssertThrowsError(try parse(#"[{"prompt": "{} is in", "subject": "A", "target_new": "B", "paraphrase_prompts": ["ok", " "]}]"#)) {
+            XCTAssertTrue("\($0)".contains("paraphrase_prompts[1]"), "\($0)")
+        }
+    }
+
+    /// The duplicate policy without a store: exact repeats once; a second target for a subject and relation is
+    /// refused, replaces the first, is kept beside it, or is skipped.
+    func testPlan_DuplicatePolicyWithinAFile() throws {
+        let a = EditRequest(prompt: "{} plays", subject: "Magnus", targetNew: "chess")
+        let b = EditRequest(prompt: "{} plays", subject: "magnus ", targetNew: "poker")
+        let c = EditRequest(prompt: "{} plays", subject: "Hikaru", targetNew: "chess")
+        XCTAssertThrowsError(try EditRequest.plan([a, a, b, c], policy: .refuse, file: "f")) {
+            guard case let EmendEditingError.conflictingRequests(_, ex) = $0 else { return XCTFail("\($0)") }
+            XCTAssertEqual(ex.count, 1)
+        }
+        let once = try EditRequest.plan([a, a, a, c], policy: .refuse, file: "f")
+        XCTAssertEqual(once.requests, [a, c]); XCTAssertEqual(once.repeated, 2)
+        XCTAssertEqual(try EditRequest.plan([a, b, c], policy: .replace, file: "f").requests, [b, c])
+        XCTAssertEqual(try EditRequest.plan([a, b, c], policy: .keepBoth, file: "f").requests, [a, b, c])
+        let skip = try EditRequest.plan([a, b, c], policy: .skip, file: "f")
+        XCTAssertEqual(skip.requests, [a, c]); XCTAssertEqual(skip.dropped, 1)
+    }
 }

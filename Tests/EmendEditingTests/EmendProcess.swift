@@ -8,9 +8,11 @@ enum EmendProcess {
 
     struct Result { var status: Int32; var killed: Bool; var output: String }
 
-    static func run(_ args: [String], env extra: [String: String] = [:], home: URL, killAfter: Double? = nil) throws -> Result {
+    static func run(_ args: [String], env extra: [String: String] = [:], home: URL, killAfter: Double? = nil,
+                    cwd: URL? = nil) throws -> Result {
         let p = Process()
         p.executableURL = binary
+        if let cwd { p.currentDirectoryURL = cwd }
         p.arguments = args
         var env = ProcessInfo.processInfo.environment
         env["EMEND_HOME"] = home.path

@@ -12,8 +12,9 @@ import XCTest
 enum TinyModelFile {
     static let hidden = 64, layers = 4, ffn = 128, heads = 4, kvHeads = 2
 
-    /// Writes the tiny model to `url` (weights from `seed`); throws XCTSkip without the default model.
-    static func write(to url: URL, seed: UInt64 = 7) throws {
+    /// Writes the tiny model to `url` (weights from `seed`); throws XCTSkip without the default model. With
+    /// `embeddingRows`, the token embedding (and `llama.vocab_size`) has that many rows instead of one per token.
+    static func write(to url: URL, seed: UInt64 = 7, embeddingRows: Int? = nil) throws {
         guard TestPaths.exists(TestPaths.defaultModel) else { throw XCTSkip("default model not installed (run make setup): its tokenizer is needed") }
         let source = try GGUFFile(url: TestPaths.defaultModel)
         var metadata: [(key: String, value: GGUFValue)] = [
@@ -26,9 +27,11 @@ enum TinyModelFile {
         for key in source.metadataKeys where key.hasPrefix("tokenizer.") && !key.hasPrefix("tokenizer.chat_template") {
             if let v = source.metadata[key] { metadata.append((key, v)) }
         }
-        guard let vocab = source.metadata["tokenizer.ggml.tokens"]?.array?.count else {
+        guard let tokens = source.metadata["tokenizer.ggml.tokens"]?.array?.count else {
             throw XCTSkip("default model has no tokenizer.ggml.tokens")
         }
+        let vocab = embeddingRows ?? tokens
+        if let embeddingRows { metadata.append(("llama.vocab_size", .uint32(UInt32(embeddingRows)))) }
         var rng = SeededGenerator(seed: seed)
         func tensor(_ name: String, _ shape: [Int], scale: Float?) -> GGUFWriter.TensorData {
             let n = shape.reduce(1, *)

@@ -63,14 +63,18 @@ extension EditingFact {
     public static func load(from url: URL, skippingIncomplete: Bool) throws -> (facts: [EditingFact], skipped: Int) {
         let file = url.path
         let data: Data
-        do { data = try Data(contentsOf: url) } catch { throw EmendEditingError.unreadableFile(file: file, reason: error.localizedDescription) }
+        do { data = try Data(contentsOf: url) } catch { throw EmendEditingError.unreadableFile(file: file, reason: fileErrorReason(error)) }
         var records: [Any] = []
         if let top = try? JSONSerialization.jsonObject(with: data) {
             records = (top as? [Any]) ?? [top]
         } else {
-            for line in linesSplitAtLF(String(decoding: data, as: UTF8.self)) where !line.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
+            for (n, line) in linesSplitAtLF(String(decoding: data, as: UTF8.self)).enumerated()
+                where !line.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
                 guard let o = try? JSONSerialization.jsonObject(with: Data(line.utf8)) else {
-                    throw EmendEditingError.malformedRecord(file: file, record: records.count, field: "(line)", expected: "JSON", got: "malformed JSON")
+                    // The first line not being JSON means the file is one broken JSON document, not JSONL.
+                    let (bytes, offset) = records.isEmpty ? (data, 0) : (Data(line.utf8), n)
+                    let at = JSONErrorLocation.find(in: bytes) ?? JSONErrorLocation(line: 1, column: 1, expected: "a JSON object")
+                    throw EmendEditingError.malformedJSON(file: file, line: at.line + offset, column: at.column, expected: at.expected)
                 }
                 records.append(o)
             }
@@ -80,12 +84,26 @@ extension EditingFact {
             guard let d = r as? [String: Any] else {
                 throw EmendEditingError.malformedRecord(file: file, record: i, field: "(record)", expected: "a JSON object", got: "\(type(of: r))")
             }
-            do { facts.append(try fact(d, file: file, index: i)) } catch let e as EmendEditingError {
+            do {
+                let f = try fact(d, file: file, index: i)
+                try f.validate(file: file, record: i)
+                facts.append(f)
+            } catch let e as EmendEditingError {
                 guard skippingIncomplete, case .malformedRecord = e else { throw e }
                 skipped += 1
             }
         }
         return (facts, skipped)
+    }
+
+    /// Every prompt and answer must have some text: an empty one tokenizes to nothing, and a sequence with no prompt
+    /// token has no position that predicts its answer.
+    public func validate(file: String, record i: Int) throws {
+        for (field, text) in [("prompt", prompt), ("answer", answer), ("paraphrase", paraphrase), ("locality prompt", locality),
+                              ("locality answer", localityAnswer)]
+            where text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
+            throw EmendEditingError.malformedRecord(file: file, record: i, field: field, expected: "a non-empty string", got: "empty")
+        }
     }
 
     static func fact(_ d: [String: Any], file: String, index i: Int) throws -> EditingFact {

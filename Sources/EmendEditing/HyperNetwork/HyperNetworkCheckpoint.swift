@@ -52,12 +52,12 @@ extension HyperNetworkEditor {
         let jsonURL = folder.appendingPathComponent("editor.json")
         let data: Data
         do { data = try Data(contentsOf: jsonURL) } catch {
-            throw EmendEditingError.unreadableFile(file: jsonURL.path, reason: "\(error.localizedDescription) (is this an editor folder written by `emend train`?)")
+            throw EmendEditingError.unreadableFile(file: jsonURL.path, reason: "\(fileErrorReason(error)) (is this an editor folder written by `emend train`?)")
         }
         let d: EditorDescription
         do { d = try JSONDecoder().decode(EditorDescription.self, from: data) } catch {
-            throw EmendEditingError.malformedRecord(file: jsonURL.path, record: 0, field: "(editor description)",
-                                                    expected: "the JSON written by `emend train`", got: "\(error)")
+            throw EmendEditingError.invalidJSONFile(file: jsonURL.path, expected: "the editor description written by `emend train`",
+                                                    reason: jsonDecodingReason(error, data: data))
         }
         guard d.format == format else {
             throw EmendEditingError.malformedRecord(file: jsonURL.path, record: 0, field: "format", expected: format, got: d.format)

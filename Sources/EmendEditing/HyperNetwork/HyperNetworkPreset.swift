@@ -27,10 +27,11 @@ extension HyperNetworkSettings {
             url = dir.appendingPathComponent("\(nameOrPath).json")
         }
         let data: Data
-        do { data = try Data(contentsOf: url) } catch { throw EmendEditingError.unreadableFile(file: url.path, reason: error.localizedDescription) }
+        do { data = try Data(contentsOf: url) } catch { throw EmendEditingError.unreadableFile(file: url.path, reason: fileErrorReason(error)) }
         let f: HyperNetworkPresetFile
         do { f = try JSONDecoder().decode(HyperNetworkPresetFile.self, from: data) } catch {
-            throw EmendEditingError.malformedRecord(file: url.path, record: 0, field: "(preset)", expected: "hyper-network settings", got: "\(error)")
+            throw EmendEditingError.invalidJSONFile(file: url.path, expected: "hyper-network settings (see Presets/hypernetwork/*.json)",
+                                                    reason: jsonDecodingReason(error, data: data))
         }
         var s = HyperNetworkSettings(method: method, layers: f.layers)
         if let v = f.rank { s.rank = v }

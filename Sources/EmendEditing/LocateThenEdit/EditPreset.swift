@@ -3,6 +3,7 @@
 // every other combination in the ENCORE paper exist by editing a JSON file.
 
 import EmendCore
+import EmendModels
 import Foundation
 
 /// Which keys enter a layer's sequential state Kp Kpᵀ after a batch (spec §8.3, quirk 6).
@@ -65,17 +66,11 @@ public struct EditPreset: Sendable, Equatable, Codable {
     public static func load(_ url: URL) throws -> EditPreset {
         let data: Data
         do { data = try Data(contentsOf: url) } catch {
-            throw EmendEditingError.unreadableFile(file: url.path, reason: error.localizedDescription)
+            throw EmendEditingError.unreadableFile(file: url.path, reason: fileErrorReason(error))
         }
-        do { return try JSONDecoder().decode(EditPreset.self, from: data) } catch let DecodingError.keyNotFound(key, ctx) {
-            throw EmendEditingError.malformedRecord(file: url.path, record: 0,
-                                                    field: (ctx.codingPath.map(\.stringValue) + [key.stringValue]).joined(separator: "."),
-                                                    expected: "a value", got: "missing")
-        } catch let DecodingError.typeMismatch(type, ctx) {
-            throw EmendEditingError.malformedRecord(file: url.path, record: 0, field: ctx.codingPath.map(\.stringValue).joined(separator: "."),
-                                                    expected: "\(type)", got: ctx.debugDescription)
-        } catch {
-            throw EmendEditingError.malformedRecord(file: url.path, record: 0, field: "(preset)", expected: "a preset JSON object", got: "\(error)")
+        do { return try JSONDecoder().decode(EditPreset.self, from: data) } catch {
+            throw EmendEditingError.invalidJSONFile(file: url.path, expected: "a preset (see Sources/EmendEditing/Presets/*.json)",
+                                                    reason: jsonDecodingReason(error, data: data))
         }
     }
 }

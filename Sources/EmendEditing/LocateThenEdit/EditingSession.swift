@@ -18,12 +18,20 @@ public enum EditingSession {
 
     /// Builds an editor: validates the preset, loads or computes C0 for its layers, and the context templates.
     /// - corpus: the statistics corpus (default: the setup's Wikipedia summaries).
+    /// - warning: receives a sentence when the corpus has at most half the documents the preset asks for.
     public static func makeEditor(_ loaded: LoadedModel, preset: EditPreset, corpus: URL? = nil,
-                                  progress: (String, Int, Int) -> Void = { _, _, _ in }) throws -> LocateThenEditor {
+                                  progress: (String, Int, Int) -> Void = { _, _, _ in },
+                                  warning: (String) -> Void = { _ in }) throws -> LocateThenEditor {
         try preset.validate(layerCount: loaded.model.config.layerCount)
         let fingerprint = try loaded.source.fingerprint()
         let corpusURL = corpus ?? EmendPaths.defaultCorpus
         let text = try Corpus.load(corpusURL)
+        // A small corpus is legitimate (tests, quick trials), but C0 from far fewer texts than the preset asks for
+        // is a noisier constraint: say so, and go on.
+        let wanted = preset.statistics.sampleCount
+        if text.documents.count * 2 <= wanted {
+            warning("warning: the corpus \(corpusURL.path) has \(text.documents.count) document(s); preset \(preset.name) asks for \(wanted), so C0 is estimated from fewer texts than intended")
+        }
         let stats = try StatisticsCache().secondMoments(model: loaded.model, modelFingerprint: fingerprint, tokenizer: loaded.tokenizer,
                                                         layers: preset.layers, corpus: text, settings: preset.statistics) {
             progress("statistics", $0, $1)

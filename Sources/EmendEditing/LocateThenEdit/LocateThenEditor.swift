@@ -49,6 +49,8 @@ public struct LocateThenEditor: Sendable {
     public private(set) var states: [Int: LayerEditState]
     /// The keys the last batch added to each layer's state (Kp Kpᵀ += K Kᵀ), K: [F, n]; for the edit store.
     public private(set) var lastBatchKeys: [Int: Matrix64] = [:]
+    /// Receives the target search's per-iteration progress (see `TargetSearch.progress`); nil: silent.
+    public var searchProgress: (@Sendable (TargetSearchProgress) -> Void)?
 
     /// - statistics: C0 for every layer of the preset (see `StatisticsCache`).
     /// - contexts: the context templates (see `ContextTemplates`); "{}" alone disables them.
@@ -155,7 +157,8 @@ public struct LocateThenEditor: Sendable {
         try validate(requests, file: file)
         let layers = preset.layers, zLayer = layers.last!
         let t0 = Date()
-        let search = TargetSearch(model: model, layer: zLayer, settings: preset.search)
+        var search = TargetSearch(model: model, layer: zLayer, settings: preset.search)
+        search.progress = searchProgress
         let found = search.run(requests.map(prompts.searchPrompts))
         let t1 = Date()
         let original = Dictionary(uniqueKeysWithValues: layers.map { ($0, model.weights.blocks[$0].ffnDown) })

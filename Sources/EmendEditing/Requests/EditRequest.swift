@@ -7,6 +7,7 @@
 //  - zsRE (MEND form): {"src", "subject", "alt" or "answers", "rephrase", "loc", "loc_ans"}.
 
 import EmendCore
+import EmendModels
 import Foundation
 
 /// One fact to write into the model.
@@ -46,6 +47,13 @@ public struct EditRequest: Codable, Sendable, Equatable {
         if subject.isEmpty {
             throw EmendEditingError.malformedRecord(file: file, record: record, field: "subject", expected: "a non-empty string", got: "empty")
         }
+        // Evaluation prompts are scored after their last token: an empty one has none.
+        for (field, prompts) in [("paraphrase_prompts", paraphrasePrompts), ("neighborhood_prompts", neighborhoodPrompts),
+                                 ("generation_prompts", generationPrompts)] {
+            if let k = prompts.firstIndex(where: { $0.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty }) {
+                throw EmendEditingError.malformedRecord(file: file, record: record, field: "\(field)[\(k)]", expected: "a non-empty prompt", got: "empty")
+            }
+        }
         if prompt.components(separatedBy: "{}").count != 2 {
             throw EmendEditingError.malformedRecord(file: file, record: record, field: "prompt",
                                                     expected: "a template with exactly one '{}'", got: "'\(prompt)'")
@@ -61,28 +69,42 @@ extension EditRequest {
         let file = url.path
         let data: Data
         do { data = try Data(contentsOf: url) } catch {
-            throw EmendEditingError.unreadableFile(file: file, reason: error.localizedDescription)
+            throw EmendEditingError.unreadableFile(file: file, reason: fileErrorReason(error))
         }
         return try parse(data, file: file)
     }
 
-    /// Parses requests from JSON/JSONL bytes; `file` names the source in errors.
+    /// Parses requests from JSON/JSONL bytes; `file` names the source in errors. A file with no request (empty,
+    /// `[]`, blank lines) is an error; malformed JSON is reported with its line and column.
     public static func parse(_ data: Data, file: String) throws -> [EditRequest] {
         var objects: [Any] = []
+        let isSpace: (UInt8) -> Bool = { [0x20, 0x09, 0x0A, 0x0D].contains($0) }
+        let first = data.first(where: { !isSpace($0) })
+        guard first != nil else { throw EmendEditingError.noRequests(file: file) }
+        func malformed(_ bytes: Data, lineOffset: Int) -> EmendEditingError {
+            let at = JSONErrorLocation.find(in: bytes)
+                ?? JSONErrorLocation(line: 1, column: 1, expected: "a JSON array or object of requests")
+            return .malformedJSON(file: file, line: at.line + lineOffset, column: at.column, expected: at.expected)
+        }
         if let top = try? JSONSerialization.jsonObject(with: data) {
             if let arr = top as? [Any] { objects = arr } else { objects = [top] }
+        } else if first == UInt8(ascii: "[") {
+            throw malformed(data, lineOffset: 0)
         } else {
+            // JSONL: one object per line. If even the first line is not JSON, the file is read as one (broken)
+            // JSON document, so a pretty-printed object gets the position of its real error.
             let text = String(decoding: data, as: UTF8.self)
             for (n, line) in linesSplitAtLF(text).enumerated() {
                 let trimmed = line.trimmingCharacters(in: .whitespacesAndNewlines)
                 if trimmed.isEmpty { continue }
-                guard let obj = try? JSONSerialization.jsonObject(with: Data(trimmed.utf8)) else {
-                    throw EmendEditingError.malformedRecord(file: file, record: n, field: "(line \(n + 1))",
-                                                            expected: "a JSON object (JSON array or JSONL)", got: "malformed JSON")
+                guard let obj = try? JSONSerialization.jsonObject(with: Data(line.utf8)) else {
+                    if objects.isEmpty { throw malformed(data, lineOffset: 0) }
+                    throw malformed(Data(line.utf8), lineOffset: n)
                 }
                 objects.append(obj)
             }
         }
+        if objects.isEmpty { throw EmendEditingError.noRequests(file: file) }
         return try objects.enumerated().map { i, obj in
             guard let dict = obj as? [String: Any] else {
                 throw EmendEditingError.malformedRecord(file: file, record: i, field: "(record)", expected: "a JSON object", got: "\(type(of: obj))")

@@ -19,6 +19,8 @@ public struct TargetSearch: Sendable {
     /// every suffix row, ≈ 48 MB per request on SmolLM2-135M) stays bounded whatever the batch size. A batch of
     /// up to this many is one chunk.
     public var requestsPerChunk = 128
+    /// Called once per search iteration (of each chunk), for progress reports; nil: no reports.
+    public var progress: (@Sendable (TargetSearchProgress) -> Void)?
 
     public init(model: TransformerModel, layer: Int, settings: TargetSearchSettings) {
         self.model = model
@@ -294,6 +296,7 @@ public struct TargetSearch: Sendable {
                 next.append(r)
             }
             active = next
+            progress?(TargetSearchProgress(step: it + 1, maxSteps: settings.maxSteps, active: next.count, requests: n))
         }
         let targets = stack((0..<n).map { prep.initial[$0] + deltas[$0] })
         return TargetSearchResult(targets: targets, initial: prep.initial, steps: steps, forwardPasses: passes,

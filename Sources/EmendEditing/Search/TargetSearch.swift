@@ -103,6 +103,23 @@ public struct SearchPrompts: Sendable, Equatable {
     func labelPosition(_ p: Int, _ k: Int) -> Int { rewrite[p].count - target.count + k }
 }
 
+/// Where a running search is: reported once per iteration through `TargetSearch.progress`. A batch larger than
+/// `requestsPerChunk` is searched chunk after chunk, and each chunk reports from step 1 again.
+public struct TargetSearchProgress: Sendable, Equatable {
+    /// Iterations done in this chunk (1-based).
+    public var step: Int
+    /// The cap on iterations (the search may stop earlier, when no request is still searching).
+    public var maxSteps: Int
+    /// Requests of this chunk still searching after this iteration.
+    public var active: Int
+    /// Requests in this chunk.
+    public var requests: Int
+
+    public init(step: Int, maxSteps: Int, active: Int, requests: Int) {
+        self.step = step; self.maxSteps = maxSteps; self.active = active; self.requests = requests
+    }
+}
+
 /// What the search found for each request.
 public struct TargetSearchResult: Sendable {
     /// z = h0 + δ per request: [N, D]

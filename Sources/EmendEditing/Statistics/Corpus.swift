@@ -1,8 +1,10 @@
 // The text corpus the layer statistics are computed over. Default: the 10,033 English Wikipedia summaries
 // (CC BY-SA 4.0) that `scripts/setup.sh` fetches. Accepted forms: a JSON object keyed by title whose values
-// hold `extract` or `text` (the setup file), a JSON array of strings or of objects with `text`, or JSONL.
+// hold `extract` or `text` (the setup file), a JSON array of strings or of objects with `text`, JSONL, or plain
+// text with one document per line.
 
 import EmendCore
+import EmendModels
 import Foundation
 
 /// An ordered list of documents with a content checksum.
@@ -21,7 +23,7 @@ public struct Corpus: Sendable {
         let file = url.path
         let data: Data
         do { data = try Data(contentsOf: url) } catch {
-            throw EmendEditingError.unreadableFile(file: file, reason: error.localizedDescription)
+            throw EmendEditingError.unreadableFile(file: file, reason: fileErrorReason(error))
         }
         func text(_ v: Any) -> String? {
             if let s = v as? String { return s }
@@ -48,12 +50,21 @@ public struct Corpus: Sendable {
                 }
             }
         } else {
-            for (i, line) in linesSplitAtLF(String(decoding: data, as: UTF8.self)).filter({ !$0.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty }).enumerated() {
-                guard let obj = try? JSONSerialization.jsonObject(with: Data(line.utf8)), let t = text(obj) else {
-                    throw EmendEditingError.malformedRecord(file: file, record: i, field: "(line \(i + 1))",
-                                                            expected: "a JSON object with 'text'", got: "malformed JSON")
+            // JSONL (objects with `text`, or strings), or plain text with one document per line: a file none of
+            // whose lines is JSON is plain text; a mixture is an error at the first line that is not JSON.
+            let lines = linesSplitAtLF(String(decoding: data, as: UTF8.self))
+                .enumerated().filter { !$0.element.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty }
+            let parsed = lines.map { (try? JSONSerialization.jsonObject(with: Data($0.element.utf8), options: [.fragmentsAllowed])).flatMap(text) }
+            if parsed.allSatisfy({ $0 == nil }) {
+                docs = lines.map { $0.element.trimmingCharacters(in: .whitespacesAndNewlines) }
+            } else {
+                for (k, (n, _)) in lines.enumerated() {
+                    guard let t = parsed[k] else {
+                        throw EmendEditingError.malformedRecord(file: file, record: k, field: "line \(n + 1)",
+                                                                expected: "a JSON object with 'text' like the lines before it (JSONL), or a plain-text file with no JSON lines", got: "not JSON")
+                    }
+                    docs.append(t)
                 }
-                docs.append(t)
             }
         }
         if docs.isEmpty {

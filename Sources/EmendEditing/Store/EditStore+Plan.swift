@@ -29,6 +29,8 @@ public struct StorePlan: Sendable {
     public var duplicates: [(index: Int, description: String)]
     /// Duplicates left out under `.skip`.
     public var skipped: Int
+    /// Exact repeats of a request earlier in the same file (edited once, not counted as committed).
+    public var repeatedInFile: Int = 0
 }
 
 extension EditStore {
@@ -43,7 +45,7 @@ extension EditStore {
         var seenRelations = Set(committed.filter { $0.supersededBy == nil }.map(\.relationKey))
         var pending: [EditRequest] = []
         var duplicates: [(index: Int, description: String)] = []
-        var alreadyCommitted = 0, skipped = 0
+        var alreadyCommitted = 0, skipped = 0, repeatedInFile = 0
         var seenKeys = Set<String>()
         for (i, r) in requests.enumerated() {
             let key = r.storeKey
@@ -52,7 +54,7 @@ extension EditStore {
                requests[(i + 1)...].contains(where: { $0.relationKey == r.relationKey && committedKeys.contains($0.storeKey) }) {
                 alreadyCommitted += 1; continue
             }
-            if seenKeys.contains(key) { alreadyCommitted += 1; continue }   // the same fact twice in one file: once
+            if seenKeys.contains(key) { repeatedInFile += 1; continue }   // the same fact twice in one file: once
             seenKeys.insert(key)
             if seenRelations.contains(r.relationKey) {
                 duplicates.append((i, "record \(i): '\(r.filledPrompt)' → '\(r.targetNew)'"))
@@ -64,6 +66,7 @@ extension EditStore {
         if policy == .refuse, !duplicates.isEmpty {
             throw EditStoreError.duplicateRequests(store: url.path, examples: duplicates.map { $0.description })
         }
-        return StorePlan(pending: pending, alreadyCommitted: alreadyCommitted, duplicates: duplicates, skipped: skipped)
+        return StorePlan(pending: pending, alreadyCommitted: alreadyCommitted, duplicates: duplicates, skipped: skipped,
+                         repeatedInFile: repeatedInFile)
     }
 }

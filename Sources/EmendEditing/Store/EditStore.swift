@@ -48,7 +48,7 @@ public final class EditStore: @unchecked Sendable {
         guard checkpointEvery > 0 else { throw EditStoreError.inconsistent(store: url.path, problem: "checkpoint interval must be positive, got \(checkpointEvery)") }
         do {
             try fm.createDirectory(at: url.appendingPathComponent("tensors"), withIntermediateDirectories: true)
-        } catch { throw EditStoreError.writeFailed(file: url.path, reason: error.localizedDescription) }
+        } catch { throw EditStoreError.writeFailed(file: url.path, reason: fileErrorReason(error)) }
         let (sha, size) = try baseChecksum(model)
         let lock = try StoreWriterLock(store: url)
         let pool = try StoreJournal.open(url.appendingPathComponent("store.sqlite"), create: true, readOnly: false)

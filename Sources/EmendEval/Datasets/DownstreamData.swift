@@ -13,6 +13,7 @@
 // Every item is normalised to a `DownstreamItem` whose `label` is the index of the correct entry of the task's
 // answer words (`DownstreamTask.labelWords`): for rte and nli that is 0 = "True" (entailment), 1 = "False".
 
+import EmendModels
 import Foundation
 
 /// One of the six downstream probes.
@@ -129,7 +130,7 @@ public enum MMLUData {
         let dir = mmluRoot.appendingPathComponent(split)
         let names: [String]
         do { names = try FileManager.default.contentsOfDirectory(atPath: dir.path) } catch {
-            throw EmendEvalError.unreadableData(file: dir.path, reason: error.localizedDescription)
+            throw EmendEvalError.unreadableData(file: dir.path, reason: fileErrorReason(error))
         }
         let suffix = "_\(split).csv"
         var out: [(subject: String, item: DownstreamItem)] = []

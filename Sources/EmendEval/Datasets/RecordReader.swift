@@ -4,6 +4,7 @@
 // one run shows everything wrong with a file; nothing is returned from a file with a bad record.
 
 import EmendCore
+import EmendModels
 import Foundation
 
 // MARK: - Files
@@ -12,7 +13,7 @@ enum RecordFile {
     /// The bytes of `url`, or `.unreadableData`.
     static func data(_ url: URL) throws -> Data {
         do { return try Data(contentsOf: url) } catch {
-            throw EmendEvalError.unreadableData(file: url.path, reason: error.localizedDescription)
+            throw EmendEvalError.unreadableData(file: url.path, reason: fileErrorReason(error))
         }
     }
 
@@ -25,12 +26,13 @@ enum RecordFile {
         }
         var out: [Any] = [], problems: [RecordProblem] = []
         let text = String(decoding: data, as: UTF8.self)
-        for line in linesSplitAtLF(text) {
+        for (n, line) in linesSplitAtLF(text).enumerated() {
             let trimmed = line.trimmingCharacters(in: .whitespacesAndNewlines)
             if trimmed.isEmpty { continue }
             if let obj = try? JSONSerialization.jsonObject(with: Data(trimmed.utf8)) { out.append(obj) } else {
-                problems.append(RecordProblem(record: out.count + problems.count, field: "(line)", expected: "a JSON value",
-                                              got: "malformed JSON"))
+                let at = JSONErrorLocation.find(in: Data(line.utf8))
+                problems.append(RecordProblem(record: out.count + problems.count, field: "(line \(n + 1), column \(at?.column ?? 1))",
+                                              expected: at.map { "a JSON value: \($0.expected)" } ?? "a JSON value", got: "malformed JSON"))
                 out.append(NSNull())
             }
         }

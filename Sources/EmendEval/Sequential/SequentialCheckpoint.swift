@@ -52,7 +52,7 @@ public struct SequentialCheckpoint: Sendable, Equatable {
         }
         let url = Self.url(in: directory, batches: batches)
         do { try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true) } catch {
-            throw EmendEvalError.invalidRun(file: url.path, field: "(folder)", expected: "a writable folder", got: error.localizedDescription)
+            throw EmendEvalError.invalidRun(file: url.path, field: "(folder)", expected: "a writable folder", got: fileErrorReason(error))
         }
         try StoreTensorFile.write(tensors, metadata: metadata, to: url)
     }

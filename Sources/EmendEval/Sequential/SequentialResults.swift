@@ -4,6 +4,7 @@
 // "killed and restarted" equal "uninterrupted" (`numbersEqual`).
 
 import EmendCore
+import EmendModels
 import Foundation
 
 /// What one batch did and where the edited matrices stand after it.
@@ -115,7 +116,7 @@ public struct SequentialResults: Codable, Sendable, Equatable {
         guard FileManager.default.fileExists(atPath: url.path) else { return nil }
         let data: Data
         do { data = try Data(contentsOf: url) } catch {
-            throw EmendEvalError.invalidRun(file: url.path, field: "(file)", expected: "a readable file", got: error.localizedDescription)
+            throw EmendEvalError.invalidRun(file: url.path, field: "(file)", expected: "a readable file", got: fileErrorReason(error))
         }
         let r: SequentialResults
         do { r = try decoder.decode(SequentialResults.self, from: data) } catch let DecodingError.keyNotFound(key, ctx) {

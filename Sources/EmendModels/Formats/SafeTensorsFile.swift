@@ -80,7 +80,7 @@ public final class SafeTensorsFile: @unchecked Sendable {
         } catch let e as EmendModelsError {
             throw e
         } catch {
-            throw EmendModelsError.safetensorsMalformedJSON(file: file, reason: "\(error.localizedDescription)")
+            throw EmendModelsError.safetensorsMalformedJSON(file: file, reason: jsonDecodingReason(error, data: json))
         }
 
         var meta: [String: String] = [:]
@@ -257,11 +257,11 @@ public final class SafeTensorsFolder: @unchecked Sendable {
         let file = indexURL.path
         let data: Data
         do { data = try Data(contentsOf: indexURL) } catch {
-            throw EmendModelsError.fileUnreadable(file: file, reason: error.localizedDescription)
+            throw EmendModelsError.fileUnreadable(file: file, reason: fileErrorReason(error))
         }
         let root: Any
         do { root = try JSONSerialization.jsonObject(with: data) } catch {
-            throw EmendModelsError.safetensorsMalformedJSON(file: file, reason: error.localizedDescription)
+            throw EmendModelsError.safetensorsMalformedJSON(file: file, reason: jsonDecodingReason(error, data: data))
         }
         guard let obj = root as? [String: Any], let wm = obj["weight_map"] as? [String: Any] else {
             throw EmendModelsError.safetensorsMalformedJSON(file: file, reason: "no 'weight_map' object")

@@ -49,7 +49,7 @@ extension ModelConfig {
     public init(huggingFaceConfig url: URL) throws {
         let data: Data
         do { data = try Data(contentsOf: url) } catch {
-            throw EmendModelsError.fileUnreadable(file: url.path, reason: "\(error.localizedDescription)")
+            throw EmendModelsError.fileUnreadable(file: url.path, reason: fileErrorReason(error))
         }
         try self.init(huggingFaceConfigData: data, file: url.path)
     }
@@ -58,7 +58,7 @@ extension ModelConfig {
     public init(huggingFaceConfigData data: Data, file: String) throws {
         let hf: HFConfigFile
         do { hf = try JSONDecoder().decode(HFConfigFile.self, from: data) } catch {
-            throw EmendModelsError.malformedJSON(file: file, reason: "\(error)")
+            throw EmendModelsError.malformedJSON(file: file, reason: jsonDecodingReason(error, data: data))
         }
         func need<T>(_ v: T?, _ key: String) throws -> T {
             guard let v else { throw EmendModelsError.metadataKeyMissing(file: file, key: key) }

@@ -23,8 +23,8 @@ public enum ExportFormat: String, Sendable, CaseIterable {
     /// A Hugging Face folder: `config.json` and `model.safetensors` (or shards plus an index).
     case safetensors
 
-    /// The format a destination path asks for: a `.gguf` file, otherwise a safetensors folder.
-    public init(forPath path: String) { self = path.hasSuffix(".gguf") ? .gguf : .safetensors }
+    /// The format a destination path asks for: a `.gguf` file (any case: `.GGUF` too), otherwise a safetensors folder.
+    public init(forPath path: String) { self = path.lowercased().hasSuffix(".gguf") ? .gguf : .safetensors }
 }
 
 /// The element type of the tensors an export writes (GGUF: only the replaced ones).
@@ -54,13 +54,47 @@ extension TransformerModel {
     public static let defaultMaxShardBytes = 2 << 30
 
     /// Writes the model to `url`: a `.gguf` file (`format: .gguf`, needs a GGUF source) or a folder
-    /// (`format: .safetensors`, created if missing, shards above `maxShardBytes`).
+    /// (`format: .safetensors`, created if missing, shards above `maxShardBytes`). With `tokenizer`, a safetensors
+    /// folder also gets its tokenizer files, so it loads back as a model on its own (a GGUF carries its tokenizer
+    /// already): a Hugging Face source's own `tokenizer.json` and `tokenizer_config.json` are copied; a GGUF
+    /// source's tokenizer is written out, with its chat template.
     @discardableResult
     public func export(to url: URL, format: ExportFormat, dtype: ExportDType = .f32,
-                       maxShardBytes: Int = TransformerModel.defaultMaxShardBytes) throws -> ExportReport {
+                       maxShardBytes: Int = TransformerModel.defaultMaxShardBytes, tokenizer: BPETokenizer? = nil) throws -> ExportReport {
         switch format {
         case .gguf: return try exportGGUF(to: url, dtype: dtype)
-        case .safetensors: return try exportSafeTensors(to: url, dtype: dtype, maxShardBytes: maxShardBytes)
+        case .safetensors:
+            var report = try exportSafeTensors(to: url, dtype: dtype, maxShardBytes: maxShardBytes)
+            if let tokenizer { report.files += try writeTokenizerFiles(tokenizer, to: url) }
+            return report
+        }
+    }
+
+    /// The tokenizer files of a safetensors export (see `export`).
+    func writeTokenizerFiles(_ tokenizer: BPETokenizer, to folder: URL) throws -> [URL] {
+        switch source {
+        case .huggingFace(let dir) where dir.standardizedFileURL != folder.standardizedFileURL
+                && FileManager.default.fileExists(atPath: dir.appendingPathComponent("tokenizer.json").path):
+            var written: [URL] = []
+            for name in ["tokenizer.json", "tokenizer_config.json"] {
+                let from = dir.appendingPathComponent(name), to = folder.appendingPathComponent(name)
+                guard FileManager.default.fileExists(atPath: from.path) else { continue }
+                let bytes: Data
+                do { bytes = try Data(contentsOf: from) } catch {
+                    throw EmendModelsError.fileUnreadable(file: from.path, reason: fileErrorReason(error))
+                }
+                let out = try AtomicFileWriter(url: to)
+                do { try out.write(Array(bytes)); try out.commit() } catch { out.abandon(); throw error }
+                written.append(to)
+            }
+            return written
+        case .huggingFace:
+            return []   // exported into its own folder: its tokenizer files are already there
+        case .gguf(let url):
+            let template = (try? GGUFFile(url: url))?.metadata["tokenizer.chat_template"]?.string
+            return try tokenizer.writeHuggingFaceFiles(to: folder, chatTemplate: template)
+        case nil:
+            return try tokenizer.writeHuggingFaceFiles(to: folder)
         }
     }
 
@@ -111,7 +145,7 @@ extension TransformerModel {
         let family = try family(file: folder.path)
         let configJSON = try config.huggingFaceConfigJSON(file: folder.appendingPathComponent("config.json").path)
         do { try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true) } catch {
-            throw EmendModelsError.writeFailed(file: folder.path, reason: error.localizedDescription)
+            throw EmendModelsError.writeFailed(file: folder.path, reason: fileErrorReason(error))
         }
         var names = family.hfNames
         if config.tiedEmbeddings { names[.output] = nil }

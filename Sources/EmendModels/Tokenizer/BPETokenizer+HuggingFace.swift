@@ -134,7 +134,7 @@ extension BPETokenizer {
     static func jsonObject(_ data: Data, source: String) throws -> [String: Any] {
         let any: Any
         do { any = try JSONSerialization.jsonObject(with: data) } catch {
-            throw TokenizerError.invalidJSON(source: source, reason: "\(error)")
+            throw TokenizerError.invalidJSON(source: source, reason: jsonDecodingReason(error, data: data))
         }
         guard let object = any as? [String: Any] else {
             throw TokenizerError.invalidJSON(source: source, reason: "the top level is not an object")
