@@ -131,3 +131,38 @@ private func runBaselineEditBenchmark() -> (label: String, rows: [String: (total
     if rows.isEmpty { print("\n(baseline \(path) printed no edit rows; exit \(p.terminationStatus))") }
     return rows.isEmpty ? nil : (label, rows)
 }
+
+// MARK: - Statistics (C0)
+
+/// `emend stats`'s work: the MLP keys of layers 4–8 (the reference presets' layers) over Wikipedia summaries
+/// truncated to 512 tokens, accumulated into C0, without the disk cache. Tokens per second against the official
+/// code's 324 (2,000 documents, 209,969 tokens in 648 s, anchors/reference-cpu.md).
+func runStatisticsBenchmark() {
+    let documents = Int(ProcessInfo.processInfo.environment["EMEND_BENCH_STATS_DOCS"] ?? "") ?? 300
+    var table = BenchTable("Layer statistics C0: \(documents) Wikipedia summaries (≤ 512 tokens), layers 4–8 of SmolLM2-135M",
+                           columns: ["tokens", "seconds", "tokens/s", "GFLOP/s", "official tokens/s", "speed-up"])
+    guard TestPaths.exists(TestPaths.defaultModel), TestPaths.exists(EmendPaths.defaultCorpus) else {
+        print("\n(statistics benchmark skipped: the default model or corpus is missing)")
+        return
+    }
+    do {
+        let loaded = try LoadedModel.load(TestPaths.defaultModel.path)
+        let texts = try Corpus.load(EmendPaths.defaultCorpus).sample(documents, seed: 1)
+        let layers = [4, 5, 6, 7, 8]
+        let t0 = Date()
+        let moments = try LayerStatistics.compute(model: loaded.model, tokenizer: loaded.tokenizer, layers: layers, texts: texts, maxTokens: 512)
+        let seconds = Date().timeIntervalSince(t0)
+        let tokens = Double(moments.first?.tokenCount ?? 0)
+        let c = loaded.model.config
+        // Forward products of blocks 0…8 (2 FLOPs per multiply-add per weight) and one Gram update per layer (F² per token).
+        let d = Double(c.hiddenSize), f = Double(c.intermediateSize), kv = Double(c.kvHeadCount * c.headDim)
+        let perBlock = d * (d + 2 * kv) + d * d + 3 * d * f
+        let flops = tokens * (2 * perBlock * 9 + Double(layers.count) * f * f)
+        table.add(["\(Int(tokens))", fmt(seconds, 2), fmt(tokens / seconds, 0), fmt(flops / seconds * 1e-9, 0), "324",
+                   fmt(tokens / seconds / 324, 1) + "×"])
+        table.note("The Gram update k·kᵀ is accumulated in Float64 (dsyrk, counted as F² FLOPs per token and layer).")
+    } catch {
+        print("\n(statistics benchmark failed: \(error))")
+    }
+    table.print()
+}

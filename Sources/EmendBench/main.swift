@@ -7,3 +7,4 @@ printMachineInfo()
 if groups.isEmpty || groups.contains("core") { runCoreBenchmarks() }
 if groups.isEmpty || groups.contains("models") { runModelBenchmarks() }
 if groups.isEmpty || groups.contains("edit") { runEditBenchmarks() }
+if groups.isEmpty || groups.contains("stats") { runStatisticsBenchmark() }
