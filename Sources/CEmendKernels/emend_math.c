@@ -6,7 +6,7 @@
 #define CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 
 static inline float exp_lane(float x) {
-    const float hi = 88.72283f, lo = -87.33654f;
+    const float hi = 88.0f, lo = -87.33654f;  // above hi, 2ⁿ would leave the exponent range
     float v = x < lo ? lo : (x > hi ? hi : x);
     float t = v * 1.44269504f + 12582912.0f;      // 1.5·2²³: t's low mantissa bits hold round(v / ln2)
     float n = t - 12582912.0f;

@@ -143,3 +143,18 @@ extension Tensor {
         } }
     }
 }
+
+extension Tensor {
+    /// The columns `range` of a [R, C] matrix: [R, range.count] (a copy).
+    public func columns(_ range: Range<Int>) -> Tensor {
+        precondition(rank == 2 && range.lowerBound >= 0 && range.upperBound <= shape[1], "columns: \(range) of \(shape)")
+        let r = shape[0], c = shape[1], w = range.count
+        let out = [Float](unsafeUninitializedCapacity: r * w) { dst, initialized in
+            scalars.withUnsafeBufferPointer { src in
+                for i in 0..<r { (dst.baseAddress! + i * w).update(from: src.baseAddress! + i * c + range.lowerBound, count: w) }
+            }
+            initialized = r * w
+        }
+        return Tensor(shape: [r, w], scalars: out)
+    }
+}

@@ -54,7 +54,9 @@ public struct WeightMatrix: Sendable {
         precondition(x.rank == 2 && x.shape[1] == inputs, "WeightMatrix.forward: input \(x.shape) for W \(float32.shape)")
         guard let bits = bfloat16 else { return matmul(x, float32, transposeB: true) }
         // op(B)[k = In, n = Out] = Wᵀ: B(p, j) = W[j, p] → row stride 1, column stride In.
-        return product(x, bits, n: outputs, k: inputs, bRowStride: 1, bColumnStride: inputs) ?? matmul(x, float32, transposeB: true)
+        return MatmulProfile.measure(rows: x.shape[0], inner: inputs, outer: outputs, precision: "bf16 x·Wᵀ") {
+            product(x, bits, n: outputs, k: inputs, bRowStride: 1, bColumnStride: inputs)
+        } ?? matmul(x, float32, transposeB: true)
     }
 
     /// dx = g · W: [R, Out] → [R, In].
@@ -62,7 +64,9 @@ public struct WeightMatrix: Sendable {
         precondition(g.rank == 2 && g.shape[1] == outputs, "WeightMatrix.backward: gradient \(g.shape) for W \(float32.shape)")
         guard let bits = bfloat16 else { return matmul(g, float32) }
         // op(B)[k = Out, n = In] = W: row stride In, column stride 1.
-        return product(g, bits, n: inputs, k: outputs, bRowStride: inputs, bColumnStride: 1) ?? matmul(g, float32)
+        return MatmulProfile.measure(rows: g.shape[0], inner: outputs, outer: inputs, precision: "bf16 g·W") {
+            product(g, bits, n: inputs, k: outputs, bRowStride: inputs, bColumnStride: 1)
+        } ?? matmul(g, float32)
     }
 
     /// a [m, k] · B [k, n] with B in bfloat16; nil when oneDNN refused (the caller then uses Float32).

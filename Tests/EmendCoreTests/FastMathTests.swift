@@ -4,10 +4,10 @@ import XCTest
 
 /// The vectorised exp kernels (CEmendKernels/emend_math.c) against Foundation's exp in Float64 (the independent
 /// reference): relative error within a few ulp over the whole range, the documented ends (0 below −87.3, +∞ above
-/// 88.7, NaN kept), and every length's tail (n not a multiple of the vector width).
+/// 88, NaN kept), and every length's tail (n not a multiple of the vector width).
 final class FastMathTests: XCTestCase {
     func testExp_WithinFewUlpOfFloat64Exp() {
-        var xs: [Float] = stride(from: -87.0, through: 88.5, by: 0.0137).map { Float($0) }
+        var xs: [Float] = stride(from: -87.0, through: 88.0, by: 0.0137).map { Float($0) }
         xs += [0, -0, 1e-8, -1e-8, 0.5 * Float(M_LN2), -0.5 * Float(M_LN2)]
         var ys = [Float](repeating: 0, count: xs.count)
         expShifted(xs, &ys, xs.count)

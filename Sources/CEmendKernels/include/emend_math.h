@@ -3,7 +3,7 @@
 // Plain C loops that the compiler vectorises, built for AVX-512, AVX2 and plain x86-64 and picked at run time.
 //
 // exp: Cody–Waite reduction x = n·ln2 + r, |r| ≤ ln2/2, exp(x) = 2ⁿ·(1 + r + r²·P(r)) with the classic Cephes
-// degree-5 polynomial; relative error ≤ 2 ulp on [−87.3, 88.7]; 0 below, +∞ above, NaN stays NaN.
+// degree-5 polynomial; relative error ≤ 2 ulp on [−87.3, 88] (above 88, +∞: exp(88.7) is Float.max); 0 below, NaN stays NaN.
 #ifndef EMEND_MATH_H
 #define EMEND_MATH_H
 

@@ -313,10 +313,7 @@ public struct TargetSearch: Sendable {
             for s in prep.firstSequence[r]..<(prep.firstSequence[r] + prep.sequenceCount(r)) { rows += prep.suffixes[s].count }
             labelled += prep.prompts[r].rewrite.count * prep.prompts[r].target.count + 1
         }
-        let blockMACs = prep.frozen.reduce(0.0) { sum, f in
-            sum + [f.attnQ, f.attnK, f.attnV, f.attnOutput, f.ffnUp, f.ffnDown].reduce(0.0) { $0 + Double($1.inputs * $1.outputs) }
-                + Double(f.ffnGate.map { $0.inputs * $0.outputs } ?? 0)
-        }
+        let blockMACs = prep.frozen.reduce(0.0) { sum, f in sum + f.matrices.reduce(0.0) { $0 + Double($1.inputs * $1.outputs) } }
         let forward = 2 * (Double(rows) * blockMACs + Double(labelled) * Double(c.hiddenSize * c.vocabSize))
         return backward ? 2 * forward : forward
     }

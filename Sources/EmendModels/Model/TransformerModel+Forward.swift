@@ -104,9 +104,20 @@ extension TransformerModel {
         let w = weights.blocks[layer]
         let c = config
         let (a, n1) = normForward(x, weight: w.attnNorm, bias: w.attnNormBias)
-        var q = affine(a, w.attnQ, f?.attnQ, w.attnQBias)
-        var k = affine(a, w.attnK, f?.attnK, w.attnKBias)
-        let v = affine(a, w.attnV, f?.attnV, w.attnVBias)
+        var q: Tensor, k: Tensor, v: Tensor
+        if let f {
+            // One product through [Wq; Wk; Wv], then the three column ranges.
+            let qkv = f.qkv.forward(a)
+            q = qkv.columns(0..<f.qWidth); k = qkv.columns(f.qWidth..<(f.qWidth + f.kvWidth))
+            v = qkv.columns((f.qWidth + f.kvWidth)..<(f.qWidth + 2 * f.kvWidth))
+            if let b = w.attnQBias { q = q + b }
+            if let b = w.attnKBias { k = k + b }
+            if let b = w.attnVBias { v = v + b }
+        } else {
+            q = affine(a, w.attnQ, nil, w.attnQBias)
+            k = affine(a, w.attnK, nil, w.attnKBias)
+            v = affine(a, w.attnV, nil, w.attnVBias)
+        }
         if c.positions == .rope {
             let r = batch.rowCount
             q = rope(q.reshaped([r, c.headCount, c.headDim]), positions: batch.positions, base: c.ropeBase,
@@ -128,12 +139,22 @@ extension TransformerModel {
         }
         let x1 = x + affine(o, w.attnOutput, f?.attnOutput, w.attnOutputBias)
         let (m, n2) = normForward(x1, weight: w.ffnNorm, bias: w.ffnNormBias)
-        let up = affine(m, w.ffnUp, f?.ffnUp, w.ffnUpBias)
+        var up: Tensor
         var gatePre: Tensor? = nil
+        if let f, f.gated {
+            // One product through [Wgate; Wup].
+            let gu = f.gateUp.forward(m)
+            let width = gu.dim(-1) / 2
+            gatePre = gu.columns(0..<width); up = gu.columns(width..<(2 * width))
+            if let b = w.ffnGateBias { gatePre = gatePre! + b }
+            if let b = w.ffnUpBias { up = up + b }
+        } else {
+            up = affine(m, w.ffnUp, f?.gateUp, w.ffnUpBias)
+            if let g = w.ffnGate { gatePre = affine(m, g, nil, w.ffnGateBias) }
+        }
         let key: Tensor
-        if let g = w.ffnGate {
-            gatePre = affine(m, g, f?.ffnGate, w.ffnGateBias)
-            key = gatedActivation(gatePre: gatePre!, up: up)
+        if let gatePre {
+            key = gatedActivation(gatePre: gatePre, up: up)
         } else {
             key = activation(up)
         }
