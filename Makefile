@@ -31,13 +31,17 @@ bench: setup
 	else $$($(SWIFT) build $(RELEASE) --show-bin-path)/EmendBench; fi
 
 # The lifelong protocol (ENCORE paper): long runs, hours on a CPU. Resumable: re-run the same line to continue.
-# make bench-sequential SEQ_METHOD=memit SEQ_EDITS=2000 SEQ_EVERY=500   (writes runs/memit-2000/report.html)
+# make bench-sequential SEQ_METHOD=memit SEQ_EDITS=2000 SEQ_EVERY=500
+# The run lives outside the work tree, in $EMEND_HOME/runs/memit-2000 (with a frozen copy of the binary), so a new
+# checkout or a machine handed on resumes it; scripts/run-sequential.sh --publish memit-2000 copies its
+# results.json and report.html into results/sequential/ for committing.
 SEQ_METHOD ?= encore
 SEQ_EDITS ?= 2000
 SEQ_EVERY ?= 500
+SEQ_FLAGS ?=
 bench-sequential: build
-	$$($(SWIFT) build $(RELEASE) --show-bin-path)/emend bench sequential --method $(SEQ_METHOD) --edits $(SEQ_EDITS) \
-		--batch 100 --downstream-every $(SEQ_EVERY) --eval-ratio 0.2 --out runs/$(SEQ_METHOD)-$(SEQ_EDITS)
+	./scripts/run-sequential.sh $(SEQ_METHOD)-$(SEQ_EDITS) --method $(SEQ_METHOD) --edits $(SEQ_EDITS) \
+		--batch 100 --downstream-every $(SEQ_EVERY) --eval-ratio 0.2 $(SEQ_FLAGS)
 
 clean:
 	rm -rf .build
