@@ -146,6 +146,10 @@ void emend_dnnl_set_threads(int n) {
 }
 
 int emend_dnnl_has_native_bf16(void) {
+#if defined(__x86_64__)
     __builtin_cpu_init();
     return __builtin_cpu_supports("avx512bf16") ? 1 : 0;
+#else
+    return 0;
+#endif
 }

@@ -3,7 +3,11 @@
 #include <stdint.h>
 #include <string.h>
 
+#if defined(__x86_64__) && defined(__linux__)
 #define CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define CLONES
+#endif
 
 static inline float exp_lane(float x) {
     const float hi = 88.0f, lo = -87.33654f;  // above hi, 2ⁿ would leave the exponent range
