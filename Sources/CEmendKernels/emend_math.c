@@ -3,7 +3,12 @@
 #include <stdint.h>
 #include <string.h>
 
-#if defined(__x86_64__) && defined(__linux__)
+#if defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define EMEND_NO_CLONES 1  // ifunc resolvers run before ThreadSanitizer's runtime is up, and crash the loader
+#endif
+#endif
+#if defined(__x86_64__) && defined(__linux__) && !defined(EMEND_NO_CLONES)
 #define CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
 #define CLONES
