@@ -23,13 +23,13 @@ public enum MatmulProfile {
 
     /// Runs `body` (one product [rows, inner] · [inner, outer]) and records its time when profiling is on.
     @inline(__always)
-    static func measure<T>(rows: Int, inner: Int, outer: Int, precision: String, _ body: () -> T) -> T {
+    static func measure<T>(rows: Int, inner: Int, outer: Int, precision: @autoclosure () -> String, _ body: () -> T) -> T {
         guard enabled else { return body() }
         let t0 = DispatchTime.now().uptimeNanoseconds
         let result = body()
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9
         lock.lock()
-        let key = Key(rows: rows, inner: inner, outer: outer, precision: precision)
+        let key = Key(rows: rows, inner: inner, outer: outer, precision: precision())
         let old = table[key] ?? (0, 0)
         table[key] = (old.count + 1, old.seconds + seconds)
         lock.unlock()

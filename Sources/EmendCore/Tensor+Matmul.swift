@@ -89,9 +89,10 @@ public func matmul(_ a: Tensor, _ b: Tensor, transposeA: Bool = false, transpose
     // never reads it (BLAS semantics; `sgemm` above writes zeros itself when k = 0). Skipping the
     // fill saves a full pass over C, which is most of Tensor's overhead on large products.
     let total = nBatch * m * n
-    let backend = nBatch * m * n * k >= MatmulBackend.oneDNNThreshold && MatmulBackend.usesOneDNN && b.rank == 2 && !transposeA
-        && nBatch * m > 1 ? "f32 oneDNN" : "f32 OpenBLAS"
-    let out = MatmulProfile.measure(rows: nBatch * m, inner: k, outer: n, precision: backend) { [Float](unsafeUninitializedCapacity: total) { pc, initialized in
+    // The label is built only when profiling (EMEND_PROFILE_MATMUL=1): this is every product's path.
+    let out = MatmulProfile.measure(rows: nBatch * m, inner: k, outer: n,
+                                    precision: nBatch * m * n * k >= MatmulBackend.oneDNNThreshold && MatmulBackend.usesOneDNN
+                                        && b.rank == 2 && !transposeA && nBatch * m > 1 ? "f32 oneDNN" : "f32 OpenBLAS") { [Float](unsafeUninitializedCapacity: total) { pc, initialized in
         initialized = total
         if total == 0 { return }
         a.scalars.withUnsafeBufferPointer { pa in

@@ -79,8 +79,7 @@ public struct WeightMatrix: Sendable {
                 ok = emend_dnnl_matmul_bf16(m, n, k, pa.baseAddress!, k, pb.baseAddress!, bRowStride, bColumnStride,
                                             pc.baseAddress!, n) == 0
             } }
-            if !ok { for i in 0..<(m * n) { pc[i] = 0 } }
-            initialized = m * n
+            initialized = ok ? m * n : 0
         }
         return ok ? Tensor(shape: [m, n], scalars: out) : nil
     }

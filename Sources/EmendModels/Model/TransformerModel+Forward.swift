@@ -63,29 +63,17 @@ extension TransformerModel {
         return b.map { y + $0 } ?? y
     }
 
-    /// The gated MLP's activation in one pass: key = act(gate)·up (forward of `gatedActivationBackward`).
+    /// The gated MLP's activation: key = act(gate)·up (forward of `gatedActivationBackward`); SiLU in one
+    /// vectorised pass, the GELUs through the elementwise ops.
     func gatedActivation(gatePre: Tensor, up: Tensor) -> Tensor {
+        guard config.activation == .silu else { return activation(gatePre) * up }
         let n = gatePre.count
-        let activation = config.activation
         let out = [Float](unsafeUninitializedCapacity: n) { po, initialized in
             gatePre.scalars.withUnsafeBufferPointer { pg in up.scalars.withUnsafeBufferPointer { pu in
                 let g = SendableConstPointer(pg.baseAddress!), u = SendableConstPointer(pu.baseAddress!)
                 let o = SendablePointer(po.baseAddress!)
                 parallelRanges(n) { r in
-                    if activation == .silu {
-                        siluMultiply(gate: g.base + r.lowerBound, up: u.base + r.lowerBound, key: o.base + r.lowerBound, r.count)
-                        return
-                    }
-                    for i in r {
-                        let x = g.base[i]
-                        let a: Float
-                        switch activation {
-                        case .silu: a = x * sigmoidScalar(x)
-                        case .geluTanh: a = geluTanhScalar(x)
-                        case .geluErf: a = geluErfScalar(x)
-                        }
-                        o.base[i] = a * u.base[i]
-                    }
+                    siluMultiply(gate: g.base + r.lowerBound, up: u.base + r.lowerBound, key: o.base + r.lowerBound, r.count)
                 }
             } }
             initialized = n
