@@ -6,7 +6,7 @@ RELEASE = -c release
 # @testable imports in release builds.
 TESTFLAGS = -Xswiftc -enable-testing
 
-.PHONY: setup build demo test bench bench-sequential clean
+.PHONY: setup build demo test bench bench-sequential fuzz clean
 
 setup:
 	@./scripts/setup.sh
@@ -42,6 +42,14 @@ SEQ_FLAGS ?=
 bench-sequential: build
 	./scripts/run-sequential.sh $(SEQ_METHOD)-$(SEQ_EDITS) --method $(SEQ_METHOD) --edits $(SEQ_EDITS) \
 		--batch 100 --downstream-every $(SEQ_EVERY) --eval-ratio 0.2 $(SEQ_FLAGS)
+
+# libFuzzer + AddressSanitizer over every parser of untrusted bytes: each target to 1,000,000 executions or
+# FUZZ_SECONDS, whichever comes first; a table of executions, coverage and findings. The committed corpora in
+# Fuzz/corpus are replayed by `make test` (EmendFuzzTests). make fuzz FUZZ_SECONDS=60 FUZZ_FLAGS="gguf tokenizer"
+FUZZ_SECONDS ?= 600
+FUZZ_FLAGS ?=
+fuzz: setup
+	./scripts/fuzz.sh --seconds $(FUZZ_SECONDS) $(FUZZ_FLAGS)
 
 clean:
 	rm -rf .build

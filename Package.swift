@@ -16,6 +16,8 @@ let package = Package(
         .library(name: "EmendModels", targets: ["EmendModels"]),
         .library(name: "EmendEditing", targets: ["EmendEditing"]),
         .library(name: "EmendEval", targets: ["EmendEval"]),
+        // The parsers' fuzz targets, for the libFuzzer package in Fuzz/ (`make fuzz`) and the corpus replay test.
+        .library(name: "EmendFuzzTargets", targets: ["EmendFuzzTargets"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -48,6 +50,7 @@ let package = Package(
         // times OpenBLAS's speed here (`make bench`).
         .target(name: "CEmendKernels", cSettings: [.unsafeFlags(["-O3", "-ffp-contract=fast"])], linkerSettings: [.linkedLibrary("dl")]),
         .target(name: "EmendTestSupport", dependencies: ["EmendCore"], swiftSettings: optimise),
+        .target(name: "EmendFuzzTargets", dependencies: ["EmendEditing"]),
         .executableTarget(name: "EmendBench", dependencies: ["EmendEval", "EmendTestSupport"], swiftSettings: optimise),
 
         // MARK: - Unit test bundles
@@ -55,5 +58,6 @@ let package = Package(
         .testTarget(name: "EmendModelsTests", dependencies: ["EmendModels", "EmendTestSupport"]),
         .testTarget(name: "EmendEditingTests", dependencies: ["EmendEditing", "EmendTestSupport"]),
         .testTarget(name: "EmendEvalTests", dependencies: ["EmendEval", "EmendTestSupport"]),
+        .testTarget(name: "EmendFuzzTests", dependencies: ["EmendFuzzTargets", "EmendEditing", "EmendTestSupport", .product(name: "GRDB", package: "GRDB.swift")]),
     ]
 )

@@ -48,9 +48,14 @@ struct OutputTarget {
         guard fm.fileExists(atPath: dir.path, isDirectory: &dirIsDir), dirIsDir.boolValue else {
             throw CLIError.runtime("\(option) \(path): the folder \(dir.path) does not exist (create it first); nothing was edited")
         }
-        guard access(dir.path, W_OK) == 0 else {
+        // access() answers yes to root for any folder: a probe file also catches read-only and special file systems.
+        let probe = dir.appendingPathComponent(".emend-write-check-\(getpid())")
+        let fd = access(dir.path, W_OK) == 0 ? open(probe.path, O_WRONLY | O_CREAT | O_EXCL, 0o600) : -1
+        guard fd >= 0 else {
             throw CLIError.runtime("\(option) \(path): the folder \(dir.path) is not writable; nothing was edited")
         }
+        close(fd)
+        unlink(probe.path)
         if existed && format == .gguf && access(url.path, W_OK) != 0 {
             throw CLIError.runtime("\(option) \(path) exists and is not writable; nothing was edited")
         }

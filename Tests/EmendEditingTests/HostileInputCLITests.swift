@@ -98,6 +98,12 @@ final class HostileInputCLITests: XCTestCase {
                              env: ["EMEND_ASSUME_FREE_BYTES": "1000"])
         assertStatus(full, 1, contains: ["MB free", "nothing was edited"])
         XCTAssertFalse(full.output.contains("batch 1/"), full.output)
+        #if os(Linux)
+        // A folder nobody can create files in, root included (the tests run as root in CI).
+        let unwritable = try emend(edit(["--requests", requests, "--out", "/proc/self/edited.gguf"]), cwd: s)
+        assertStatus(unwritable, 1, contains: ["is not writable", "nothing was edited"])
+        XCTAssertFalse(unwritable.output.contains("batch 1/"), unwritable.output)
+        #endif
         try FileManager.default.createDirectory(at: s.appendingPathComponent("dir.gguf"), withIntermediateDirectories: false)
         assertStatus(try emend(edit(["--requests", requests, "--out", s.appendingPathComponent("dir.gguf").path]), cwd: s), 64,
                      contains: ["is a folder"])

@@ -45,8 +45,9 @@ extension EditStore {
         let expected: [Int64: [String: (String, String, String)]] = try journal.read { db in
             var out: [Int64: [String: (String, String, String)]] = [:]
             for r in try Row.fetchAll(db, sql: "SELECT * FROM tensors") {
-                let key = (r["file_kind"] as String) + ":" + (r["name"] as String)
-                out[r["batch_id"], default: [:]][key] = (r["dtype"], r["shape"], r["sha256"])
+                let key = try r.decode(String.self, forColumn: "file_kind") + ":" + r.decode(String.self, forColumn: "name")
+                out[try r.decode(forColumn: "batch_id"), default: [:]][key] = (try r.decode(forColumn: "dtype"), try r.decode(forColumn: "shape"),
+                                                                           try r.decode(forColumn: "sha256"))
             }
             return out
         }

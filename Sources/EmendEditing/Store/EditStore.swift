@@ -105,7 +105,7 @@ public final class EditStore: @unchecked Sendable {
 
     public func info() throws -> [String: String] {
         try journal.read { db in
-            Dictionary(uniqueKeysWithValues: try Row.fetchAll(db, sql: "SELECT key, value FROM store_info").map { ($0["key"] as String, $0["value"] as String) })
+            Dictionary(uniqueKeysWithValues: try Row.fetchAll(db, sql: "SELECT key, value FROM store_info").map { (try $0.decode(String.self, forColumn: "key"), try $0.decode(String.self, forColumn: "value")) })
         }
     }
 
@@ -132,7 +132,7 @@ public final class EditStore: @unchecked Sendable {
     /// The committed batches (version order), or all batches including rolled-back ones.
     public func batches(includeRolledBack: Bool = false) throws -> [BatchRecord] {
         try journal.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM batches \(includeRolledBack ? "" : "WHERE status = 'committed'") ORDER BY id").map(BatchRecord.init)
+            try Row.fetchAll(db, sql: "SELECT * FROM batches \(includeRolledBack ? "" : "WHERE status = 'committed'") ORDER BY id").map { try BatchRecord($0) }
         }
     }
 
@@ -144,7 +144,7 @@ public final class EditStore: @unchecked Sendable {
         if let s = subject { sql += " AND r.subject LIKE ?"; args.append("%\(s)%") }
         sql += " ORDER BY b.id, r.position"
         let a = StatementArguments(args.map { $0.databaseValue })
-        return try journal.read { db in try Row.fetchAll(db, sql: sql, arguments: a).map(RequestRecord.init) }
+        return try journal.read { db in try Row.fetchAll(db, sql: sql, arguments: a).map { try RequestRecord($0) } }
     }
 
     func file(_ name: String) -> URL { tensorsURL.appendingPathComponent(name) }
@@ -242,7 +242,7 @@ public final class EditStore: @unchecked Sendable {
     /// Deletes tensor files no journal row names (an interrupted commit's) and temporary files.
     func removeUncommittedFiles() throws {
         let named = try journal.read { db in
-            Set(try Row.fetchAll(db, sql: "SELECT tensor_file, checkpoint_file FROM batches").flatMap { [$0["tensor_file"] as String?, $0["checkpoint_file"] as String?].compactMap { $0 } })
+            Set(try Row.fetchAll(db, sql: "SELECT tensor_file, checkpoint_file FROM batches").flatMap { [try $0.decode(String?.self, forColumn: "tensor_file"), try $0.decode(String?.self, forColumn: "checkpoint_file")].compactMap { $0 } })
         }
         let names = (try? FileManager.default.contentsOfDirectory(atPath: tensorsURL.path)) ?? []
         for n in names where !named.contains(n) { unlink(file(n).path) }

@@ -136,12 +136,24 @@ public struct BatchRecord: Sendable, Equatable {
     public var stateSHA256: String
     public var rolledBackAt: String?
 
-    init(_ r: Row) {
-        id = r["id"]; version = r["version"]; status = r["status"]; method = r["method"]
-        hyperParameters = r["hyper_parameters"]; createdAt = r["created_at"]; requestCount = r["request_count"]
-        metrics = r["metrics"]; tensorFile = r["tensor_file"]; tensorSHA256 = r["tensor_sha256"]; tensorBytes = r["tensor_bytes"]
-        checkpointFile = r["checkpoint_file"]; checkpointSHA256 = r["checkpoint_sha256"]
-        weightsSHA256 = r["weights_sha256"]; stateSHA256 = r["state_sha256"]; rolledBackAt = r["rolled_back_at"]
+    /// Throws when a column holds a value of the wrong type (a damaged journal), rather than trapping.
+    init(_ r: Row) throws {
+        id = try r.decode(forColumn: "id")
+        version = try r.decode(forColumn: "version")
+        status = try r.decode(forColumn: "status")
+        method = try r.decode(forColumn: "method")
+        hyperParameters = try r.decode(forColumn: "hyper_parameters")
+        createdAt = try r.decode(forColumn: "created_at")
+        requestCount = try r.decode(forColumn: "request_count")
+        metrics = try r.decode(forColumn: "metrics")
+        tensorFile = try r.decode(forColumn: "tensor_file")
+        tensorSHA256 = try r.decode(forColumn: "tensor_sha256")
+        tensorBytes = try r.decode(forColumn: "tensor_bytes")
+        checkpointFile = try r.decode(forColumn: "checkpoint_file")
+        checkpointSHA256 = try r.decode(forColumn: "checkpoint_sha256")
+        weightsSHA256 = try r.decode(forColumn: "weights_sha256")
+        stateSHA256 = try r.decode(forColumn: "state_sha256")
+        rolledBackAt = try r.decode(forColumn: "rolled_back_at")
     }
 }
 
@@ -162,10 +174,21 @@ public struct RequestRecord: Sendable, Equatable {
     public var losses: String
     public var supersededBy: Int64?
 
-    init(_ r: Row) {
-        batchID = r["batch_id"]; version = r["version"]; active = (r["status"] as String) == "committed"
-        position = r["position"]; caseID = r["case_id"]; subject = r["subject"]; prompt = r["prompt"]
-        targetTrue = r["target_true"]; targetNew = r["target_new"]; requestKey = r["request_key"]
-        relationKey = r["relation_key"]; searchSteps = r["search_steps"]; losses = r["losses"]; supersededBy = r["superseded_by"]
+    /// Throws when a column holds a value of the wrong type (a damaged journal), rather than trapping.
+    init(_ r: Row) throws {
+        batchID = try r.decode(forColumn: "batch_id")
+        version = try r.decode(forColumn: "version")
+        active = (try r.decode(String.self, forColumn: "status")) == "committed"
+        position = try r.decode(forColumn: "position")
+        caseID = try r.decode(forColumn: "case_id")
+        subject = try r.decode(forColumn: "subject")
+        prompt = try r.decode(forColumn: "prompt")
+        targetTrue = try r.decode(forColumn: "target_true")
+        targetNew = try r.decode(forColumn: "target_new")
+        requestKey = try r.decode(forColumn: "request_key")
+        relationKey = try r.decode(forColumn: "relation_key")
+        searchSteps = try r.decode(forColumn: "search_steps")
+        losses = try r.decode(forColumn: "losses")
+        supersededBy = try r.decode(forColumn: "superseded_by")
     }
 }

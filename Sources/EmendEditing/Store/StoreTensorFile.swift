@@ -81,7 +81,7 @@ public enum StoreTensorFile {
     }
 
     /// Reads every tensor of a store file, checking the whole file's SHA-256 first when `sha256` is given.
-    static func read(_ url: URL, sha256: String?) throws -> [String: StoreTensor] {
+    public static func read(_ url: URL, sha256: String?) throws -> [String: StoreTensor] {
         if let want = sha256 {
             let got = try Checksum.hex(fileAt: url)
             guard got == want else { throw EditStoreError.checksumMismatch(file: url.path, expected: want, got: got) }

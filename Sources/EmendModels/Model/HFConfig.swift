@@ -76,7 +76,7 @@ extension ModelConfig {
             self = .llamaStyle(architecture: arch, vocabSize: try need(hf.vocabSize, "vocab_size"), hiddenSize: d,
                                intermediateSize: try need(hf.intermediateSize, "intermediate_size"),
                                layerCount: try need(hf.numHiddenLayers, "num_hidden_layers"), headCount: heads,
-                               kvHeadCount: hf.numKeyValueHeads ?? heads, headDim: hf.headDim ?? d / heads,
+                               kvHeadCount: hf.numKeyValueHeads ?? heads, headDim: hf.headDim ?? d / max(heads, 1),
                                maxPositions: hf.maxPositionEmbeddings ?? 2048, normEps: Float(hf.rmsNormEps ?? 1e-6),
                                ropeBase: Float(hf.ropeTheta ?? 10_000), tiedEmbeddings: hf.tieWordEmbeddings ?? false,
                                attentionBias: hf.attentionBias ?? (type == "qwen2"))

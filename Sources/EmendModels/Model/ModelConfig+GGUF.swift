@@ -30,7 +30,7 @@ extension ModelConfig {
             self = .llamaStyle(architecture: arch, vocabSize: vocab, hiddenSize: d,
                                intermediateSize: try int("feed_forward_length"), layerCount: try int("block_count"),
                                headCount: heads, kvHeadCount: optInt("attention.head_count_kv") ?? heads,
-                               headDim: optInt("attention.key_length") ?? optInt("rope.dimension_count") ?? d / heads,
+                               headDim: optInt("attention.key_length") ?? optInt("rope.dimension_count") ?? d / max(heads, 1),
                                maxPositions: optInt("context_length") ?? 2048,
                                normEps: optFloat("attention.layer_norm_rms_epsilon") ?? 1e-5,
                                ropeBase: optFloat("rope.freq_base") ?? 10_000, tiedEmbeddings: !hasOutput,

@@ -69,7 +69,7 @@ extension ModelConfig {
                                   tiedEmbeddings: Bool = false, attentionBias: Bool = false) -> ModelConfig {
         ModelConfig(architecture: architecture, vocabSize: vocabSize, hiddenSize: hiddenSize,
                     intermediateSize: intermediateSize, layerCount: layerCount, headCount: headCount,
-                    kvHeadCount: kvHeadCount, headDim: headDim ?? hiddenSize / headCount, maxPositions: maxPositions,
+                    kvHeadCount: kvHeadCount, headDim: headDim ?? hiddenSize / max(headCount, 1), maxPositions: maxPositions,
                     normEps: normEps, norm: .rms, positions: .rope, ropeBase: ropeBase, activation: .silu,
                     gatedMLP: true, tiedEmbeddings: tiedEmbeddings, attentionBias: attentionBias,
                     attentionOutputBias: false, mlpBias: false, normBias: false)
@@ -81,7 +81,7 @@ extension ModelConfig {
                                  activation: Activation = .geluTanh) -> ModelConfig {
         ModelConfig(architecture: "gpt2", vocabSize: vocabSize, hiddenSize: hiddenSize,
                     intermediateSize: intermediateSize ?? 4 * hiddenSize, layerCount: layerCount, headCount: headCount,
-                    kvHeadCount: headCount, headDim: hiddenSize / headCount, maxPositions: maxPositions, normEps: normEps,
+                    kvHeadCount: headCount, headDim: hiddenSize / max(headCount, 1), maxPositions: maxPositions, normEps: normEps,
                     norm: .layer, positions: .learned, ropeBase: 0, activation: activation, gatedMLP: false,
                     tiedEmbeddings: true, attentionBias: true, attentionOutputBias: true, mlpBias: true, normBias: true)
     }

@@ -79,6 +79,11 @@ extension BPETokenizer {
             byId[id] = (content, (e["special"] as? Bool ?? false) ? .control : .userDefined)
         }
         let count = (byId.keys.max() ?? -1) + 1
+        // A gap is reported before anything is sized by the largest id (an id of 10^12 must not allocate).
+        guard count == byId.count else {
+            let missing = (0...byId.count).first { byId[$0] == nil } ?? byId.count
+            throw TokenizerError.vocabularyNotContiguous(source: source, missingId: missing, vocabularySize: count)
+        }
         var tokens: [String] = []
         var types: [TokenType] = []
         tokens.reserveCapacity(count)
