@@ -57,14 +57,15 @@ public struct HealthReport: Sendable, Equatable, Codable {
                             corpusTokens: corpus.reduce(0) { $0 + $1.count }, overfitting: over)
     }
 
-    /// `count` sequences of `length` tokens from a text file's lines (WikiText headings and short lines skipped).
-    public static func corpus(_ url: URL, tokenizer: BPETokenizer, count: Int = 16, length: Int = 128) throws -> [[Int]] {
+    /// `count` sequences of `length` tokens from a text file's lines (WikiText headings and short lines skipped), each
+    /// as the model reads it (BOS first when it wants one).
+    public static func corpus(_ url: URL, tokenizer: any Tokenizer, count: Int = 16, length: Int = 128) throws -> [[Int]] {
         let text = String(decoding: try RecordFile.data(url), as: UTF8.self)
         var out: [[Int]] = []
         for line in linesSplitAtLF(text) where out.count < count {   // CRLF-safe (see Perplexity)
             let s = line.trimmingCharacters(in: .whitespacesAndNewlines)
             if s.hasPrefix("=") { continue }
-            let ids = tokenizer.encode(s, parseSpecial: false)
+            let ids = tokenizer.promptIDs(s)
             if ids.count >= length { out.append(Array(ids.prefix(length))) }
         }
         return out

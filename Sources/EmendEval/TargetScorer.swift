@@ -12,8 +12,9 @@
 //  - Logits only at rows that predict a target token: [rows, V] with V = 49,152 for SmolLM2 is the largest
 //    tensor of a pass, so the other rows skip the output head.
 //
-// Token concatenation, as the editors: ids(prompt) + ids(" " + target) (a leading space is added when
-// missing), never a re-tokenization of the joined string.
+// Token concatenation, as the editors: the prompt's ids (BOS first when the model wants one), then the target's
+// ids as the tokens that follow the prompt in `prompt + " " + target` (a leading space is added when missing;
+// `Tokenizer.promptAndTargetIDs`), so every target is scored after the same prompt ids.
 //
 // Shape legend: R rows, D width, V vocab, L layers, N queries, T target tokens, M scored rows.
 
@@ -74,25 +75,36 @@ public protocol TargetScoring {
 /// Scores queries with a transformer by teacher forcing, in few ragged forward passes.
 public struct TargetScorer: TargetScoring, Sendable {
     public var model: TransformerModel
-    /// Text → ids, no special tokens added (the editors' encoding).
-    public var encode: @Sendable (String) -> [Int]
+    /// A text query → its ids (the editors' encoding).
+    public var tokenize: @Sendable (TextQuery) -> TokenQuery
     /// About this many rows (prompt tokens plus target tokens but the last) per forward pass.
     public var tokensPerPass: Int
 
+    /// A scorer with a plain text → ids function: the prompt's ids, and each target's ids with a leading space
+    /// (encoded on its own).
     public init(model: TransformerModel, tokensPerPass: Int = 2048, encode: @escaping @Sendable (String) -> [Int]) {
-        self.model = model; self.tokensPerPass = max(1, tokensPerPass); self.encode = encode
+        self.init(model: model, tokensPerPass: tokensPerPass) { q in
+            TokenQuery(prompt: encode(q.prompt), targets: q.targets.map { encode($0.hasPrefix(" ") ? $0 : " " + $0) })
+        }
     }
 
-    /// A scorer for a loaded model with its tokenizer (special tokens are not parsed, as in the editors).
+    /// A scorer that tokenizes each query with `tokenize`.
+    public init(model: TransformerModel, tokensPerPass: Int = 2048, tokenize: @escaping @Sendable (TextQuery) -> TokenQuery) {
+        self.model = model; self.tokensPerPass = max(1, tokensPerPass); self.tokenize = tokenize
+    }
+
+    /// A scorer for a loaded model with its tokenizer, tokenizing as the editors do (special tokens are not
+    /// parsed; `Tokenizer.promptAndTargetIDs`).
     public init(_ loaded: LoadedModel, tokensPerPass: Int = 2048) {
         let tokenizer = loaded.tokenizer
-        self.init(model: loaded.model, tokensPerPass: tokensPerPass) { tokenizer.encode($0, parseSpecial: false) }
+        self.init(model: loaded.model, tokensPerPass: tokensPerPass) { q in
+            TokenQuery(prompt: tokenizer.promptIDs(q.prompt),
+                       targets: q.targets.map { tokenizer.promptAndTargetIDs(prompt: q.prompt, target: $0).target })
+        }
     }
 
-    /// The ids of a text query: prompt ids, and each target's ids with a leading space.
-    public func tokenQuery(_ q: TextQuery) -> TokenQuery {
-        TokenQuery(prompt: encode(q.prompt), targets: q.targets.map { encode($0.hasPrefix(" ") ? $0 : " " + $0) })
-    }
+    /// The ids of a text query: prompt ids, and each target's ids as they follow the prompt.
+    public func tokenQuery(_ q: TextQuery) -> TokenQuery { tokenize(q) }
 
     public func score(_ queries: [TextQuery], progress: ((_ done: Int, _ total: Int) -> Void)? = nil) throws -> [[TargetScore]] {
         try score(tokens: queries.map(tokenQuery), progress: progress)

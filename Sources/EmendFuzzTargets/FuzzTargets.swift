@@ -11,7 +11,7 @@
 //   safetensors        a .safetensors file
 //   safetensors-index  model.safetensors.index.json beside two fixed valid shards
 //   config             a Hugging Face config.json
-//   tokenizer          a Hugging Face tokenizer.json
+//   tokenizer          a Hugging Face tokenizer.json (byte-level BPE or SentencePiece BPE)
 //   requests           a requests file, read both as .json and as .jsonl
 //   preset             a preset file, read as a locate-then-edit preset and as hyper-network settings
 //   store-journal      a store's store.sqlite (the tensors folder empty)
@@ -38,7 +38,7 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
             case .safetensors: try Self.safetensors(data, dir)
             case .safetensorsIndex: try Self.safetensorsIndex(data, dir)
             case .config: _ = try ModelConfig(huggingFaceConfigData: data, file: "config.json")
-            case .tokenizer: try Self.exercise(try BPETokenizer(huggingFaceJSON: data))
+            case .tokenizer: try Self.exercise(try TokenizerLoader.tokenizer(huggingFaceJSON: data))
             case .requests: try Self.requests(data)
             case .preset: try Self.preset(data, dir)
             case .storeJournal: try Self.storeJournal(data, dir)
@@ -62,7 +62,7 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         }
         // The config, tokenizer and chat template are read independently by the loader: try each.
         do { _ = try ModelConfig(gguf: file) } catch { failure = failure ?? error }
-        do { try exercise(try BPETokenizer(gguf: file)) } catch { failure = failure ?? error }
+        do { try exercise(try TokenizerLoader.tokenizer(gguf: file)) } catch { failure = failure ?? error }
         do { _ = try ChatTemplate.fromGGUF(file.metadata) } catch { failure = failure ?? error }
         if let failure { throw failure }
     }
@@ -135,13 +135,15 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         _ = try HyperNetworkEditor.load(from: dir)
     }
 
-    /// What a command does with a tokenizer: encode text with special tokens and plain, decode both.
-    static func exercise(_ t: BPETokenizer) throws {
-        for text in ["Hello world, the Eiffel Tower is in Paris.", " <|im_start|>user\n\u{1F600} x\r\n\t  ", ""] {
+    /// What a command does with a tokenizer (either kind): encode text with special tokens and plain, decode both,
+    /// build a prompt and its target.
+    static func exercise(_ t: any Tokenizer) throws {
+        for text in ["Hello world, the Eiffel Tower is in Paris.", " <|im_start|>user\n\u{1F600} x\r\n\t  <s>", ""] {
             let ids = t.encode(text)
             _ = t.decode(ids)
             _ = t.decode(t.encode(text, parseSpecial: false), skipSpecial: true)
         }
+        _ = t.promptAndTargetIDs(prompt: "The Eiffel Tower is in", target: "Rome")
     }
 }
 

@@ -6,12 +6,13 @@ import Foundation
 
 public struct LoadedModel: Sendable {
     public var model: TransformerModel
-    public var tokenizer: BPETokenizer
+    /// Byte-level BPE or SentencePiece, as the model file says.
+    public var tokenizer: any Tokenizer
     /// The chat template, when the model has one Emend can render (ChatML).
     public var chatTemplate: ChatTemplate?
     public var source: ModelSource
 
-    public init(model: TransformerModel, tokenizer: BPETokenizer, chatTemplate: ChatTemplate?, source: ModelSource) {
+    public init(model: TransformerModel, tokenizer: any Tokenizer, chatTemplate: ChatTemplate?, source: ModelSource) {
         self.model = model; self.tokenizer = tokenizer; self.chatTemplate = chatTemplate; self.source = source
     }
 
@@ -44,7 +45,7 @@ public struct LoadedModel: Sendable {
         switch source {
         case .gguf(let url):
             let file = try GGUFFile(url: url)
-            return LoadedModel(model: model, tokenizer: try BPETokenizer(gguf: file),
+            return LoadedModel(model: model, tokenizer: try TokenizerLoader.tokenizer(gguf: file),
                                chatTemplate: (try? ChatTemplate.fromGGUF(file.metadata)) ?? nil, source: source)
         case .huggingFace(let dir):
             var template: ChatTemplate? = nil
@@ -53,21 +54,26 @@ public struct LoadedModel: Sendable {
                let jinja = obj["chat_template"] as? String {
                 template = try? ChatTemplate(jinja: jinja)
             }
-            return LoadedModel(model: model, tokenizer: try BPETokenizer(huggingFaceDirectory: dir), chatTemplate: template, source: source)
+            return LoadedModel(model: model, tokenizer: try TokenizerLoader.tokenizer(huggingFaceDirectory: dir),
+                               chatTemplate: template, source: source)
         }
     }
 
-    /// Token ids of a prompt; with `chat`, wrapped as one user turn plus the generation prompt.
+    /// Token ids of a prompt as the model reads it (BOS first when the tokenizer asks for it); with `chat`,
+    /// wrapped as one user turn plus the generation prompt.
     public func promptIDs(_ text: String, chat: Bool) -> [Int] {
-        if chat, let t = chatTemplate { return tokenizer.encode(t.render([.user(text)], addGenerationPrompt: true), parseSpecial: true) }
-        return tokenizer.encode(text, parseSpecial: false)
+        if chat, let t = chatTemplate {
+            return tokenizer.withBOS(tokenizer.encode(t.render([.user(text)], addGenerationPrompt: true), parseSpecial: true))
+        }
+        return tokenizer.promptIDs(text)
     }
 
-    /// Generates a continuation of each prompt and decodes it (stopping at the end-of-sequence token).
+    /// Generates a continuation of each prompt and decodes it as text that follows the prompt (so its leading
+    /// space is kept), stopping at the end-of-sequence token.
     public func complete(_ prompts: [String], chat: Bool = false, maxTokens: Int, options: SamplingOptions = .greedy) -> [String] {
         var opts = options
         if let eos = tokenizer.eosTokenId { opts.stopTokens.insert(eos) }
         let out = model.generate(prompts.map { promptIDs($0, chat: chat) }, maxTokens: maxTokens, options: opts)
-        return out.map { tokenizer.decode($0, skipSpecial: true) }
+        return out.map { tokenizer.decode($0, skipSpecial: true, continuing: true) }
     }
 }

@@ -91,7 +91,7 @@ struct OutputTarget {
     /// Writes `model` (with its tokenizer beside a safetensors export); on failure removes a folder this command
     /// created (GGUF and safetensors files are written to a temporary name and renamed, so they never appear half-written).
     @discardableResult
-    func write(_ model: TransformerModel, tokenizer: BPETokenizer) throws -> ExportReport {
+    func write(_ model: TransformerModel, tokenizer: any Tokenizer) throws -> ExportReport {
         do {
             return try model.export(to: url, format: format, tokenizer: tokenizer)
         } catch {

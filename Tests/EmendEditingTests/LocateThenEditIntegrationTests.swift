@@ -43,7 +43,7 @@ final class LocateThenEditIntegrationTests: XCTestCase {
     }
 
     /// Mean-token NLL of " target" after `prompt` (teacher forcing, full logits; an independent path from the editor's).
-    func nll(_ model: TransformerModel, _ tok: BPETokenizer, _ prompt: String, _ target: String) -> Double {
+    func nll(_ model: TransformerModel, _ tok: any Tokenizer, _ prompt: String, _ target: String) -> Double {
         let p = tok.encode(prompt, parseSpecial: false), t = tok.encode(" " + target, parseSpecial: false)
         let logits = model.logits([p + t])[0].logSoftmax()
         let v = model.config.vocabSize
@@ -52,7 +52,7 @@ final class LocateThenEditIntegrationTests: XCTestCase {
         return total / Double(t.count)
     }
 
-    func efficacy(_ model: TransformerModel, _ tok: BPETokenizer, _ rs: [EditRequest]) -> Double {
+    func efficacy(_ model: TransformerModel, _ tok: any Tokenizer, _ rs: [EditRequest]) -> Double {
         let wins = rs.filter { nll(model, tok, $0.filledPrompt, $0.targetNew) < nll(model, tok, $0.filledPrompt, $0.targetTrue!) }
         return Double(wins.count) / Double(rs.count)
     }

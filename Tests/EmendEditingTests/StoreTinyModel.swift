@@ -14,9 +14,11 @@ enum TinyModelFile {
 
     /// Writes the tiny model to `url` (weights from `seed`); throws XCTSkip without the default model. With
     /// `embeddingRows`, the token embedding (and `llama.vocab_size`) has that many rows instead of one per token.
-    static func write(to url: URL, seed: UInt64 = 7, embeddingRows: Int? = nil) throws {
-        guard TestPaths.exists(TestPaths.defaultModel) else { throw XCTSkip("default model not installed (run make setup): its tokenizer is needed") }
-        let source = try GGUFFile(url: TestPaths.defaultModel)
+    /// `tokenizer` is the GGUF whose `tokenizer.*` keys are copied (the default model's byte-level BPE, or a
+    /// vocabulary-only GGUF such as Mistral's SentencePiece one).
+    static func write(to url: URL, seed: UInt64 = 7, embeddingRows: Int? = nil, tokenizer: URL = TestPaths.defaultModel) throws {
+        guard TestPaths.exists(tokenizer) else { throw XCTSkip("\(tokenizer.path) not installed (run make setup): its tokenizer is needed") }
+        let source = try GGUFFile(url: tokenizer)
         var metadata: [(key: String, value: GGUFValue)] = [
             ("general.architecture", .string("llama")), ("general.name", .string("emend-tiny-test")),
             ("llama.block_count", .uint32(UInt32(layers))), ("llama.context_length", .uint32(256)),

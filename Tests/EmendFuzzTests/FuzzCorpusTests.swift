@@ -72,9 +72,20 @@ enum FuzzSeeds {
         try writeTinyGGUF(half, weightType: .f16, architecture: "qwen2")
         try put(.gguf, "qwen2-f16.gguf", try Data(contentsOf: half))
 
+        let spmModel = work.appendingPathComponent("tiny-spm.gguf")
+        try writeTinyGGUF(spmModel, weightType: .bf16, sentencePiece: true)
+        try put(.gguf, "llama-spm-bf16.gguf", try Data(contentsOf: spmModel))
+
         // Tokenizer: the GGUF's tokenizer exported as tokenizer.json.
         let tokenizer = try BPETokenizer(gguf: try GGUFFile(url: model))
         try put(.tokenizer, "byte-level.json", try tokenizer.huggingFaceJSON())
+        let spm = try TokenizerLoader.tokenizer(gguf: try GGUFFile(url: spmModel))
+        try put(.tokenizer, "sentencepiece-metaspace.json", try XCTUnwrap(spm as? SentencePieceTokenizer).huggingFaceJSON())
+        var llama2 = try XCTUnwrap(JSONSerialization.jsonObject(with: try XCTUnwrap(spm as? SentencePieceTokenizer).huggingFaceJSON()) as? [String: Any])
+        llama2["pre_tokenizer"] = NSNull()
+        llama2["normalizer"] = ["type": "Sequence", "normalizers": [
+            ["type": "Prepend", "prepend": "▁"], ["type": "Replace", "pattern": ["String": " "], "content": "▁"]]]
+        try put(.tokenizer, "sentencepiece-prepend-replace.json", try JSONSerialization.data(withJSONObject: llama2, options: [.sortedKeys]))
         try put(.tokenizer, "minimal.json", text("""
         {"model": {"type": "BPE", "vocab": {"a": 0, "b": 1, "ab": 2, "Ġ": 3}, "merges": ["a b"]},
          "pre_tokenizer": {"type": "ByteLevel", "add_prefix_space": false, "use_regex": true},
@@ -199,26 +210,43 @@ enum FuzzSeeds {
     }
 
     /// A 2-layer model (D 8, F 16, 2 heads, 1 KV head) with a byte-level vocabulary of the 256 bytes, 8 merges and
-    /// two special tokens, and a chat template.
-    static func writeTinyGGUF(_ url: URL, weightType: GGMLType, architecture arch: String = "llama") throws {
+    /// two special tokens and a chat template, or (`sentencePiece`) a Llama-2-style vocabulary: <unk>, <s>, </s>, the
+    /// 256 byte pieces, then scored pieces.
+    static func writeTinyGGUF(_ url: URL, weightType: GGMLType, architecture arch: String = "llama", sentencePiece: Bool = false) throws {
         let d = 8, f = 16, layers = 2, heads = 2, kvHeads = 1
         var tokens = (0..<256).map { ByteLevel.encode([UInt8($0)]) }
         let merges = ["Ġ t", "h e", "Ġt he", "i n", "Ġ a", "e r", "Ġ P", "a r"]
         for m in merges { tokens.append(m.replacingOccurrences(of: " ", with: "")) }
         tokens += ["<|im_start|>", "<|im_end|>"]
         let types: [GGUFValue] = tokens.indices.map { .int32($0 >= tokens.count - 2 ? 3 : 1) }
+        var tokenizer: [(key: String, value: GGUFValue)] = [
+            ("tokenizer.ggml.model", .string("gpt2")), ("tokenizer.ggml.pre", .string(arch == "qwen2" ? "qwen2" : "smollm")),
+            ("tokenizer.ggml.tokens", .array(tokens.map { .string($0) })), ("tokenizer.ggml.token_type", .array(types)),
+            ("tokenizer.ggml.merges", .array(merges.map { .string($0) })),
+            ("tokenizer.ggml.bos_token_id", .uint32(UInt32(tokens.count - 2))), ("tokenizer.ggml.eos_token_id", .uint32(UInt32(tokens.count - 1))),
+        ]
+        if sentencePiece {
+            let pieces: [(String, Float)] = [("▁", -1), ("e", -2), ("t", -2), ("h", -3), ("▁t", -4), ("he", -5), ("▁the", -6),
+                                             ("in", -7), ("▁P", -8), ("ar", -9), ("is", -10), ("▁▁", -1e9)]
+            tokens = ["<unk>", "<s>", "</s>"] + (0..<256).map { String(format: "<0x%02X>", $0) } + pieces.map(\.0)
+            let codes: [Int32] = [2, 3, 3] + [Int32](repeating: 6, count: 256) + pieces.map { _ in 1 }
+            tokenizer = [
+                ("tokenizer.ggml.model", .string("llama")), ("tokenizer.ggml.tokens", .array(tokens.map { .string($0) })),
+                ("tokenizer.ggml.scores", .array(([0, 0, 0] + [Float](repeating: 0, count: 256) + pieces.map(\.1)).map { .float32($0) })),
+                ("tokenizer.ggml.token_type", .array(codes.map { .int32($0) })),
+                ("tokenizer.ggml.bos_token_id", .uint32(1)), ("tokenizer.ggml.eos_token_id", .uint32(2)),
+                ("tokenizer.ggml.unknown_token_id", .uint32(0)), ("tokenizer.ggml.add_bos_token", .bool(true)),
+                ("tokenizer.ggml.add_space_prefix", .bool(true)),
+            ]
+        }
         let metadata: [(key: String, value: GGUFValue)] = [
             ("general.architecture", .string(arch)), ("general.name", .string("emend-fuzz-seed")),
             ("\(arch).block_count", .uint32(UInt32(layers))), ("\(arch).context_length", .uint32(64)),
             ("\(arch).embedding_length", .uint32(UInt32(d))), ("\(arch).feed_forward_length", .uint32(UInt32(f))),
             ("\(arch).attention.head_count", .uint32(UInt32(heads))), ("\(arch).attention.head_count_kv", .uint32(UInt32(kvHeads))),
             ("\(arch).rope.freq_base", .float32(10_000)), ("\(arch).attention.layer_norm_rms_epsilon", .float32(1e-5)),
-            ("tokenizer.ggml.model", .string("gpt2")), ("tokenizer.ggml.pre", .string(arch == "qwen2" ? "qwen2" : "smollm")),
-            ("tokenizer.ggml.tokens", .array(tokens.map { .string($0) })), ("tokenizer.ggml.token_type", .array(types)),
-            ("tokenizer.ggml.merges", .array(merges.map { .string($0) })),
-            ("tokenizer.ggml.bos_token_id", .uint32(UInt32(tokens.count - 2))), ("tokenizer.ggml.eos_token_id", .uint32(UInt32(tokens.count - 1))),
             ("tokenizer.chat_template", .string("{% for message in messages %}<|im_start|>{{ message['role'] }}\n{{ message['content'] }}<|im_end|>\n{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")),
-        ]
+        ] + tokenizer
         var rng = SeededGenerator(seed: 3)
         func tensor(_ name: String, _ shape: [Int], norm: Bool = false) -> GGUFWriter.TensorData {
             let n = shape.reduce(1, *)

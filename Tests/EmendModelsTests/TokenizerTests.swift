@@ -144,7 +144,7 @@ final class TokenizerTests: XCTestCase {
         let serial = texts.map { tok.encode($0) }
         let results = UnsafeMutableBufferPointer<[Int]>.allocate(capacity: texts.count)
         results.initialize(repeating: [])
-        defer { results.deallocate() }
+        defer { results.deinitialize(); results.deallocate() }   // the arrays stored in it too (LeakSanitizer)
         let out = SendablePointer(results.baseAddress!)
         DispatchQueue.concurrentPerform(iterations: texts.count) { i in out.base[i] = tok.encode(texts[i]) }
         XCTAssertEqual(Array(results), serial)

@@ -41,13 +41,16 @@ public struct TokenizedFact: Sendable, Equatable {
         self.edit = edit; self.equivalent = equivalent; self.unrelated = unrelated
     }
 
-    /// Tokenised as the editors see it: answers get a leading space (spec §5.1).
-    public init(_ f: EditingFact, tokenizer: BPETokenizer) {
-        func enc(_ s: String) -> [Int] { tokenizer.encode(s, parseSpecial: false) }
-        func ans(_ s: String) -> [Int] { enc(s.hasPrefix(" ") ? s : " " + s) }
-        self.init(edit: LabelledSequence(prompt: enc(f.prompt), answer: ans(f.answer)),
-                  equivalent: LabelledSequence(prompt: enc(f.paraphrase), answer: ans(f.answer)),
-                  unrelated: LabelledSequence(prompt: enc(f.locality), answer: ans(f.localityAnswer)))
+    /// Tokenised as the editors see it: each answer is the tokens that follow its prompt in
+    /// `prompt + " " + answer` (spec §5.1; `Tokenizer.promptAndTargetIDs`), the prompt starts with BOS when the
+    /// model wants one.
+    public init(_ f: EditingFact, tokenizer: any Tokenizer) {
+        func sequence(_ prompt: String, _ answer: String) -> LabelledSequence {
+            let ids = tokenizer.promptAndTargetIDs(prompt: prompt, target: answer)
+            return LabelledSequence(prompt: ids.prompt, answer: ids.target)
+        }
+        self.init(edit: sequence(f.prompt, f.answer), equivalent: sequence(f.paraphrase, f.answer),
+                  unrelated: sequence(f.locality, f.localityAnswer))
     }
 }
 

@@ -23,14 +23,16 @@ public struct ContextTemplateSettings: Sendable, Equatable, Codable {
 
 public enum ContextTemplates {
     /// ["{}", "<sample 1>. {}", …] sampled from `model`.
-    public static func generate(model: TransformerModel, tokenizer: BPETokenizer, settings: ContextTemplateSettings) -> [String] {
+    public static func generate(model: TransformerModel, tokenizer: any Tokenizer, settings: ContextTemplateSettings) -> [String] {
         if settings.starts.isEmpty { return ["{}"] }
-        let prompts = settings.starts.map { tokenizer.encode($0, parseSpecial: false) }
+        let starts = settings.starts.map { tokenizer.encode($0, parseSpecial: false) }
         var templates = ["{}"]
-        for (i, p) in prompts.enumerated() {
-            // One seeded stream per start word, so a template does not depend on the others.
+        for (i, start) in starts.enumerated() {
+            // One seeded stream per start word, so a template does not depend on the others. The model reads
+            // BOS first when it wants one; the length counts text tokens only.
+            let p = tokenizer.withBOS(start)
             let options = SamplingOptions(temperature: 1, topK: settings.topK, seed: settings.seed &+ UInt64(i) &* 7919)
-            let new = model.generate([p], maxTokens: max(0, settings.length - p.count), options: options)[0]
+            let new = model.generate([p], maxTokens: max(0, settings.length - start.count), options: options)[0]
             let text = tokenizer.decode(p + new, skipSpecial: true)
                 .replacingOccurrences(of: "{", with: " ").replacingOccurrences(of: "}", with: " ")
             templates.append(text + ". {}")
@@ -39,7 +41,7 @@ public enum ContextTemplates {
     }
 
     /// Templates from the cache (`<cache>/templates/<fingerprint>.json`), generating and storing them when absent.
-    public static func cached(model: TransformerModel, fingerprint: String, tokenizer: BPETokenizer,
+    public static func cached(model: TransformerModel, fingerprint: String, tokenizer: any Tokenizer,
                               settings: ContextTemplateSettings,
                               directory: URL = EmendPaths.cache.appendingPathComponent("templates")) -> [String] {
         struct Entry: Codable { var settings: ContextTemplateSettings; var templates: [String] }

@@ -38,7 +38,7 @@ public struct BatchReport: Sendable, Codable {
 /// Edits a model in place, batch after batch.
 public struct LocateThenEditor: Sendable {
     public private(set) var model: TransformerModel
-    public let tokenizer: BPETokenizer
+    public let tokenizer: any Tokenizer
     public let preset: EditPreset
     public let prompts: PromptBuilder
     /// C0 per edited layer: [F, F]
@@ -54,7 +54,7 @@ public struct LocateThenEditor: Sendable {
 
     /// - statistics: C0 for every layer of the preset (see `StatisticsCache`).
     /// - contexts: the context templates (see `ContextTemplates`); "{}" alone disables them.
-    public init(model: TransformerModel, tokenizer: BPETokenizer, preset: EditPreset, statistics: [Int: Matrix64],
+    public init(model: TransformerModel, tokenizer: any Tokenizer, preset: EditPreset, statistics: [Int: Matrix64],
                 contexts: [String], states: [Int: LayerEditState]? = nil) throws {
         try preset.validate(layerCount: model.config.layerCount)
         let f = model.config.intermediateSize
@@ -86,13 +86,13 @@ public struct LocateThenEditor: Sendable {
     public func validate(_ requests: [EditRequest], file: String = "(requests)") throws {
         for (i, r) in requests.enumerated() {
             try r.validate(file: file, record: i)
-            if prompts.targetIDs(r.targetNew).isEmpty { throw EmendEditingError.emptyTarget(file: file, record: i) }
+            if prompts.targetIDs(r).isEmpty { throw EmendEditingError.emptyTarget(file: file, record: i) }
             for t in prompts.rewriteTemplates(r) {
                 let (ids, look) = prompts.filled(t, subject: r.subject)
                 guard look >= 0, look < ids.count else {
                     throw EmendEditingError.subjectNotInPrompt(file: file, record: i, subject: r.subject, prompt: r.prompt)
                 }
-                guard ids.count + prompts.targetIDs(r.targetNew).count <= model.config.maxPositions else {
+                guard ids.count + prompts.targetIDs(r).count <= model.config.maxPositions else {
                     throw EmendEditingError.malformedRecord(file: file, record: i, field: "prompt", expected: "at most \(model.config.maxPositions) tokens with the target", got: "\(ids.count) tokens")
                 }
             }

@@ -1,23 +1,33 @@
 // Tokenized prompts for one request (spec §1.2–§1.4): each context template wraps the request's prompt, the
 // subject's last token is found by token-length arithmetic (`len(encode(prefix + subject)) − 1`, the ENCORE /
-// AlphaEdit rule), and the target is appended as token ids (ids of the prompt + ids of " target" minus the last).
+// AlphaEdit rule), and the target is appended as token ids (ids of the prompt + the target's ids minus the last).
+// The target's ids are the tokens that follow the plain prompt in `prompt + " " + target`
+// (`Tokenizer.promptAndTargetIDs`): " Paris" for byte-level BPE, "▁Paris" and never a lone "▁" for SentencePiece.
+// Every prompt starts with BOS when the model wants one (`Tokenizer.promptIDs`).
 
 import EmendModels
 
 public struct PromptBuilder: Sendable {
-    public let tokenizer: BPETokenizer
+    /// Byte-level BPE or SentencePiece.
+    public let tokenizer: any Tokenizer
     /// ["{}", "<prefix>. {}", …]
     public let contexts: [String]
 
-    public init(tokenizer: BPETokenizer, contexts: [String]) {
+    public init(tokenizer: any Tokenizer, contexts: [String]) {
         self.tokenizer = tokenizer
         self.contexts = contexts
     }
 
-    func encode(_ s: String) -> [Int] { tokenizer.encode(s, parseSpecial: false) }
+    /// The ids the model reads for a prompt (BOS first when it wants one).
+    func encode(_ s: String) -> [Int] { tokenizer.promptIDs(s) }
 
-    /// The target's ids, with a leading space added when missing.
-    public func targetIDs(_ target: String) -> [Int] { encode(target.hasPrefix(" ") ? target : " " + target) }
+    /// The request's prompt with its subject filled in (the plain rewrite prompt).
+    public func plainPrompt(_ r: EditRequest) -> String { r.prompt.replacingOccurrences(of: "{}", with: r.subject) }
+
+    /// The new target's ids: the tokens that follow the plain prompt in `prompt + " " + target`.
+    public func targetIDs(_ r: EditRequest) -> [Int] {
+        tokenizer.promptAndTargetIDs(prompt: plainPrompt(r), target: r.targetNew).target
+    }
 
     /// Ids of `template` (one "{}") filled with `subject`, and the index of the subject's last token.
     public func filled(_ template: String, subject: String) -> (ids: [Int], lookup: Int) {
@@ -34,7 +44,7 @@ public struct PromptBuilder: Sendable {
 
     /// The search prompts of a request: rewrite prompts + target[:-1], and "{subject} is a".
     public func searchPrompts(_ r: EditRequest) -> SearchPrompts {
-        let target = targetIDs(r.targetNew)
+        let target = targetIDs(r)
         var rewrite: [[Int]] = [], lookups: [Int] = []
         for t in rewriteTemplates(r) {
             let (ids, look) = filled(t, subject: r.subject)

@@ -32,7 +32,7 @@ public struct LayerSecondMoment: Sendable {
 public enum LayerStatistics {
     /// Computes C0 for `layers` over `texts` (each tokenised and truncated to `maxTokens`).
     /// - progress: called with (documents done, documents total).
-    public static func compute(model: TransformerModel, tokenizer: BPETokenizer, layers: [Int], texts: [String],
+    public static func compute(model: TransformerModel, tokenizer: any Tokenizer, layers: [Int], texts: [String],
                                maxTokens: Int, progress: (Int, Int) -> Void = { _, _ in }) throws -> [LayerSecondMoment] {
         let c = model.config
         for l in layers where l < 0 || l >= c.layerCount { throw EmendEditingError.layerOutOfRange(layer: l, layerCount: c.layerCount) }
@@ -56,8 +56,10 @@ public enum LayerStatistics {
             pending = []; pendingTokens = 0
         }
         for text in texts {
-            let ids = Array(tokenizer.encode(text, parseSpecial: false).prefix(min(maxTokens, c.maxPositions)))
-            if ids.isEmpty { done += 1; continue }
+            let plain = tokenizer.encode(text, parseSpecial: false)
+            if plain.isEmpty { done += 1; continue }
+            // As the model reads text: BOS first when it wants one.
+            let ids = Array(tokenizer.withBOS(plain).prefix(min(maxTokens, c.maxPositions)))
             pending.append(ids); pendingTokens += ids.count
             if pendingTokens >= 4_096 { try flush() }
         }
@@ -116,7 +118,7 @@ public struct StatisticsCache: Sendable {
     }
 
     /// C0 for every layer, from the cache where present, computing (and storing) the rest in one pass.
-    public func secondMoments(model: TransformerModel, modelFingerprint: String, tokenizer: BPETokenizer, layers: [Int],
+    public func secondMoments(model: TransformerModel, modelFingerprint: String, tokenizer: any Tokenizer, layers: [Int],
                               corpus: Corpus, settings: StatisticsSettings,
                               progress: (Int, Int) -> Void = { _, _ in }) throws -> [Int: LayerSecondMoment] {
         let corpusSum = corpus.checksum

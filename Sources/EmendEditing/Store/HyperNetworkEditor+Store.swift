@@ -19,7 +19,7 @@ extension HyperNetworkEditor {
     /// Edits `requests` on `model` (the store's current version) all at once and returns the edited model with
     /// the batch the store journals for it.
     /// - editorChecksum: identifies the trained editor in the journal (e.g. the SHA-256 of its tensor file).
-    public func editForStore(_ model: TransformerModel, requests: [EditRequest], tokenizer: BPETokenizer,
+    public func editForStore(_ model: TransformerModel, requests: [EditRequest], tokenizer: any Tokenizer,
                              editorChecksum: String, supersedes: Bool = false) throws -> (model: TransformerModel, batch: StoreBatch) {
         let facts = requests.map { TokenizedFact(EditingFact($0), tokenizer: tokenizer) }
         let t0 = Date()
@@ -34,7 +34,7 @@ extension HyperNetworkEditor {
 
 extension FineTuneEditor {
     /// The fine-tuning baseline on `model` (the store's current version), packaged as a store batch.
-    public static func editForStore(_ model: TransformerModel, requests: [EditRequest], tokenizer: BPETokenizer,
+    public static func editForStore(_ model: TransformerModel, requests: [EditRequest], tokenizer: any Tokenizer,
                                     settings: FineTuneSettings, supersedes: Bool = false) throws -> (model: TransformerModel, batch: StoreBatch) {
         let facts = requests.map { TokenizedFact(EditingFact($0), tokenizer: tokenizer) }
         let t0 = Date()

@@ -143,7 +143,7 @@ public struct DownstreamSuite: Sendable {
         let tokenizer = model.tokenizer
         let limit = model.model.config.maxPositions
         let prompts = items.map { item in
-            prompt(task, item, contextLimit: limit) { text in tokenizer.encode(text, parseSpecial: false).count }
+            prompt(task, item, contextLimit: limit) { text in tokenizer.promptIDs(text).count }
         }
         let scorer = TargetScorer(model)
         var out: [DownstreamPrediction] = []

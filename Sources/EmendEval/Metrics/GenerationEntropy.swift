@@ -50,7 +50,8 @@ public enum GenerationEntropy {
             opts.seed = seed &+ UInt64(start)
             let gen = model.model.generate(ids, maxTokens: budgets.max() ?? 1, options: opts)
             for (j, g) in gen.enumerated() {
-                out.append(prompts[start + j] + model.tokenizer.decode(Array(g.prefix(budgets[j])), skipSpecial: true))
+                let continuation = model.tokenizer.decode(Array(g.prefix(budgets[j])), skipSpecial: true, continuing: true)
+                out.append(prompts[start + j] + continuation)
             }
             start = end
             progress?(start, prompts.count)

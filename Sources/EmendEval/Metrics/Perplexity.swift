@@ -6,7 +6,9 @@
 //
 // Tokenisation: the text is encoded in blocks of whole lines (`linesPerBlock`) whose ids are concatenated,
 // so a long file need not be encoded at once and `maxTokens` can stop early; a line boundary is a whitespace
-// boundary, where the byte-level pre-tokeniser splits anyway.
+// boundary, where the byte-level pre-tokeniser splits anyway (a SentencePiece block after the first is encoded
+// as a continuation, without the dummy space prefix). The stream starts with BOS when the model wants one (the
+// Hugging Face recipe's one BOS for the whole text), so the text's first token is scored too.
 //
 // Shape legend: W window, R rows, V vocab.
 
@@ -28,10 +30,15 @@ public struct PerplexityResult: Sendable, Equatable, Codable {
 
 public enum Perplexity {
     /// The token ids of a text file, encoded in blocks of lines, stopping once `maxTokens` are collected.
-    public static func tokens(of url: URL, tokenizer: BPETokenizer, maxTokens: Int? = nil, linesPerBlock: Int = 64) throws -> [Int] {
+    public static func tokens(of url: URL, tokenizer: any Tokenizer, maxTokens: Int? = nil, linesPerBlock: Int = 64) throws -> [Int] {
         let text = String(decoding: try RecordFile.data(url), as: UTF8.self)
-        return tokens(of: text, encode: { tokenizer.encode($0, parseSpecial: false) }, maxTokens: maxTokens,
-                      linesPerBlock: linesPerBlock)
+        var first = true
+        let ids = tokens(of: text, encode: { block in
+            defer { first = false }
+            return tokenizer.encode(block, parseSpecial: false, continuing: !first)
+        }, maxTokens: maxTokens, linesPerBlock: linesPerBlock)
+        let stream = tokenizer.withBOS(ids)
+        return maxTokens.map { Array(stream.prefix($0)) } ?? stream
     }
 
     static func tokens(of text: String, encode: (String) -> [Int], maxTokens: Int?, linesPerBlock: Int) -> [Int] {

@@ -60,7 +60,7 @@ extension TransformerModel {
     /// source's tokenizer is written out, with its chat template.
     @discardableResult
     public func export(to url: URL, format: ExportFormat, dtype: ExportDType = .f32,
-                       maxShardBytes: Int = TransformerModel.defaultMaxShardBytes, tokenizer: BPETokenizer? = nil) throws -> ExportReport {
+                       maxShardBytes: Int = TransformerModel.defaultMaxShardBytes, tokenizer: (any Tokenizer)? = nil) throws -> ExportReport {
         switch format {
         case .gguf: return try exportGGUF(to: url, dtype: dtype)
         case .safetensors:
@@ -71,7 +71,7 @@ extension TransformerModel {
     }
 
     /// The tokenizer files of a safetensors export (see `export`).
-    func writeTokenizerFiles(_ tokenizer: BPETokenizer, to folder: URL) throws -> [URL] {
+    func writeTokenizerFiles(_ tokenizer: any Tokenizer, to folder: URL) throws -> [URL] {
         switch source {
         case .huggingFace(let dir) where dir.standardizedFileURL != folder.standardizedFileURL
                 && FileManager.default.fileExists(atPath: dir.appendingPathComponent("tokenizer.json").path):

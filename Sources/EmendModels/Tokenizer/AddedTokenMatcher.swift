@@ -60,6 +60,19 @@ struct AddedTokenMatcher: Sendable {
         return out
     }
 
+    /// The ids of `bytes`: added tokens as their ids, each plain stretch through `plain`, in order.
+    func encode(_ bytes: [UInt8], includeControl: Bool, plain: (ArraySlice<UInt8>, inout [Int]) -> Void) -> [Int] {
+        var out: [Int] = []
+        out.reserveCapacity(bytes.count / 3 + 1)
+        for segment in segments(bytes, includeControl: includeControl) {
+            switch segment {
+            case let .token(id): out.append(Int(id))
+            case let .text(range): plain(bytes[range], &out)
+            }
+        }
+        return out
+    }
+
     @inline(__always)
     private static func hasPrefix(_ bytes: [UInt8], at i: Int, _ p: [UInt8]) -> Bool {
         for k in 0..<p.count where bytes[i + k] != p[k] { return false }

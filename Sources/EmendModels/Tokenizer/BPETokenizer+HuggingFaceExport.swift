@@ -1,9 +1,8 @@
 // Writing a byte-level BPE tokenizer as Hugging Face `tokenizer.json` + `tokenizer_config.json`, the inverse of
 // BPETokenizer+HuggingFace.swift: a safetensors export of a GGUF model then carries its tokenizer, and
 // `BPETokenizer(huggingFaceDirectory:)` reads back the same vocabulary, merges (in rank order), added tokens,
-// pre-tokenizer, normaliser and special ids.
+// pre-tokenizer, normaliser, special ids and BOS setting.
 
-import EmendCore
 import Foundation
 
 extension BPETokenizer {
@@ -54,33 +53,24 @@ extension BPETokenizer {
         let root: [String: Any] = [
             "version": "1.0", "truncation": NSNull(), "padding": NSNull(), "added_tokens": added,
             "normalizer": normalizer == .nfc ? ["type": "NFC"] as Any : NSNull(),
-            "pre_tokenizer": huggingFacePreTokenizer, "post_processor": NSNull(),
+            "pre_tokenizer": huggingFacePreTokenizer,
+            "post_processor": HuggingFaceTokenizerFile.postProcessor(bos: addsBOS ? bosTokenId.map { ($0, tokens[$0]) } : nil),
             "decoder": ["type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": true] as [String: Any],
             "model": model,
         ]
-        return try JSONSerialization.data(withJSONObject: root, options: [.sortedKeys])
+        return try HuggingFaceTokenizerFile.serialized(root)
     }
 
-    /// `tokenizer_config.json` bytes: the special tokens by name, and the chat template (Jinja source) when given.
+    /// `tokenizer_config.json` bytes: the special tokens by name, `add_bos_token`, and the chat template (Jinja
+    /// source) when given.
     public func huggingFaceConfigJSON(chatTemplate: String? = nil) throws -> Data {
-        var config: [String: Any] = ["tokenizer_class": "PreTrainedTokenizerFast", "clean_up_tokenization_spaces": false]
-        if let chatTemplate { config["chat_template"] = chatTemplate }
-        for (key, id) in [("bos_token", bosTokenId), ("eos_token", eosTokenId), ("pad_token", padTokenId), ("unk_token", unkTokenId)] {
-            config[key] = id.map { tokens[$0] } ?? NSNull()
-        }
-        return try JSONSerialization.data(withJSONObject: config, options: [.sortedKeys])
+        try HuggingFaceTokenizerFile.configJSON(tokens: tokens, ids: specialTokenIds, addsBOS: addsBOS,
+                                                chatTemplate: chatTemplate)
     }
 
     /// Writes `tokenizer.json` and `tokenizer_config.json` into `folder` (atomically, each); returns their URLs.
-    public func writeHuggingFaceFiles(to folder: URL, chatTemplate: String? = nil) throws -> [URL] {
-        var written: [URL] = []
-        for (name, bytes) in [("tokenizer.json", try huggingFaceJSON()),
-                              ("tokenizer_config.json", try huggingFaceConfigJSON(chatTemplate: chatTemplate))] {
-            let url = folder.appendingPathComponent(name)
-            let out = try AtomicFileWriter(url: url)
-            do { try out.write(Array(bytes)); try out.commit() } catch { out.abandon(); throw error }
-            written.append(url)
-        }
-        return written
+    public func writeHuggingFaceFiles(to folder: URL, chatTemplate: String?) throws -> [URL] {
+        try HuggingFaceTokenizerFile.write(tokenizerJSON: try huggingFaceJSON(),
+                                           configJSON: try huggingFaceConfigJSON(chatTemplate: chatTemplate), to: folder)
     }
 }

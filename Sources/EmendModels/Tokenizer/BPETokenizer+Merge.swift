@@ -1,4 +1,5 @@
-// The merge loop of byte-level BPE for one word, and the per-word cache in front of it.
+// The merge loop of byte-level BPE for one word, and the per-word cache in front of it (both tokenizer kinds
+// use the cache and `heapMerge`, PairMerge.swift).
 
 import Foundation
 
@@ -43,38 +44,17 @@ extension BPETokenizer {
         return symbols
     }
 
-    /// The merge loop with a min-heap of candidate pairs over a linked list of symbols:
-    /// O(n log n), for long words (a paragraph of CJK text is one \p{L}+ word). Heap entries go
-    /// stale when a neighbour merges; a popped entry is used only if both symbols are unchanged.
+    /// The merge loop with a min-heap of candidate pairs over a linked list of symbols (`heapMerge`):
+    /// O(n log n), for long words (a paragraph of CJK text is one \p{L}+ word).
     func mergedByHeap(_ word: [UInt8]) -> [Int32] {
-        let n = word.count
         var ids = word.map { byteTokenIds[Int($0)] }
-        var next = Array(1...n)  // n = end of list
-        var prev = Array(-1..<(n - 1))
-        var heap = PairHeap()
-        func push(_ left: Int) {
-            let right = next[left]
-            guard right < n else { return }
-            let r = rule(ids[left], ids[right])
-            if r != .max { heap.push(PairHeap.Entry(rank: UInt32(r >> 32), left: Int32(left),
-                                                    leftId: ids[left], rightId: ids[right])) }
-        }
-        for k in 0..<(n - 1) { push(k) }
-        while let e = heap.pop() {
-            let left = Int(e.left)
-            let right = next[left]
-            // Stale: the left symbol was merged away (its id changed) or its neighbour changed.
-            guard ids[left] == e.leftId, right < n, ids[right] == e.rightId else { continue }
-            ids[left] = Int32(truncatingIfNeeded: rule(e.leftId, e.rightId) & 0xFFFF_FFFF)
-            ids[right] = -2  // removed; -2 never equals a stored id
-            next[left] = next[right]
-            if next[right] < n { prev[next[right]] = left }
-            if prev[left] >= 0 { push(prev[left]) }
-            push(left)
+        let next = heapMerge(&ids) { l, r in
+            let packed = rule(l, r)
+            return packed == .max ? nil : packed
         }
         var out: [Int32] = []
         var k = 0
-        while k < n {
+        while k < ids.count {
             if ids[k] >= 0 { out.append(ids[k]) }
             k = next[k]
         }
@@ -85,49 +65,6 @@ extension BPETokenizer {
     @inline(__always)
     func rule(_ left: Int32, _ right: Int32) -> UInt64 {
         mergeRules[UInt64(UInt32(bitPattern: left)) << 32 | UInt64(UInt32(bitPattern: right))] ?? .max
-    }
-}
-
-/// A binary min-heap of candidate merges ordered by (rank, left position).
-struct PairHeap {
-    struct Entry {
-        var rank: UInt32
-        var left: Int32
-        var leftId: Int32
-        var rightId: Int32
-        @inline(__always)
-        func precedes(_ o: Entry) -> Bool { rank != o.rank ? rank < o.rank : left < o.left }
-    }
-
-    private var items: [Entry] = []
-
-    mutating func push(_ e: Entry) {
-        items.append(e)
-        var c = items.count - 1
-        while c > 0 {
-            let p = (c - 1) / 2
-            guard items[c].precedes(items[p]) else { break }
-            items.swapAt(c, p)
-            c = p
-        }
-    }
-
-    mutating func pop() -> Entry? {
-        guard let top = items.first else { return nil }
-        let last = items.removeLast()
-        if items.isEmpty { return top }
-        items[0] = last
-        var p = 0
-        while true {
-            let l = 2 * p + 1, r = l + 1
-            var m = p
-            if l < items.count && items[l].precedes(items[m]) { m = l }
-            if r < items.count && items[r].precedes(items[m]) { m = r }
-            if m == p { break }
-            items.swapAt(p, m)
-            p = m
-        }
-        return top
     }
 }
 

@@ -7,8 +7,9 @@
 //   2. each plain stretch is cut into words by the pre-tokenizer regex (`PreTokenizer`);
 //   3. each word's UTF-8 bytes become byte-level tokens, which are merged pairwise, always taking
 //      the adjacent pair with the lowest merge rank (leftmost on ties), until no pair has a rule.
-// No BOS/EOS is added. A byte with no token in the vocabulary is dropped (llama.cpp does the same). Decoding maps every token back to its bytes (added tokens are literal text)
-// and decodes UTF-8 with U+FFFD for each invalid sequence (Python's `errors="replace"`).
+// No BOS/EOS is added (`addsBOS` says whether the model wants BOS; see Tokenizer.swift). A byte with no
+// token in the vocabulary is dropped (llama.cpp does the same). Decoding maps every token back to its bytes
+// (added tokens are literal text) and decodes UTF-8 with U+FFFD for each invalid sequence (Python's `errors="replace"`).
 //
 // Goals, in order: ids identical to llama.cpp / Hugging Face, no input can crash it, then speed
 // (merges are done per word and cached per word; integer pair keys, no string building).
@@ -16,22 +17,11 @@
 import Foundation
 
 /// A byte-level BPE tokenizer: vocabulary, merge ranks, added tokens and pre-tokenizer.
-public struct BPETokenizer: Sendable {
-    /// The kind of each vocabulary entry, with GGUF `tokenizer.ggml.token_type` codes.
-    public enum TokenType: Int, Sendable, Equatable {
-        case normal = 1, unknown = 2, control = 3, userDefined = 4, unused = 5, byte = 6
-    }
-
-    /// Ids of the special tokens a model is trained with; nil when the tokenizer has none.
-    public struct SpecialTokenIds: Sendable, Equatable {
-        public var bos: Int?
-        public var eos: Int?
-        public var pad: Int?
-        public var unk: Int?
-        public init(bos: Int? = nil, eos: Int? = nil, pad: Int? = nil, unk: Int? = nil) {
-            self.bos = bos; self.eos = eos; self.pad = pad; self.unk = unk
-        }
-    }
+public struct BPETokenizer: Tokenizer {
+    /// The kind of each vocabulary entry (shared with SentencePiece; see `EmendModels.TokenType`).
+    public typealias TokenType = EmendModels.TokenType
+    /// Ids of the special tokens (see `EmendModels.SpecialTokenIds`).
+    public typealias SpecialTokenIds = EmendModels.SpecialTokenIds
 
     /// Unicode normalisation applied to the text before anything else.
     public enum Normalizer: String, Sendable, Equatable {
@@ -52,15 +42,14 @@ public struct BPETokenizer: Sendable {
     public let ignoreMerges: Bool
     /// Normalisation applied before encoding.
     public let normalizer: Normalizer
+    /// The model expects BOS before every sequence (GGUF `tokenizer.ggml.add_bos_token`, the `tokenizer.json`
+    /// post-processor). `encode` never adds it; see `Tokenizer.promptIDs`.
+    public let addsBOS: Bool
 
     /// Number of entries in the vocabulary (V).
     public var vocabularySize: Int { tokens.count }
     /// Number of merge rules (duplicates counted once).
     public var mergeCount: Int { mergeRules.count }
-    public var bosTokenId: Int? { specialTokenIds.bos }
-    public var eosTokenId: Int? { specialTokenIds.eos }
-    public var padTokenId: Int? { specialTokenIds.pad }
-    public var unkTokenId: Int? { specialTokenIds.unk }
 
     /// Byte-level string -> id (first id wins when a string repeats).
     let idForToken: [String: Int32]
@@ -80,12 +69,13 @@ public struct BPETokenizer: Sendable {
     ///   - tokens: vocabulary in byte-level form, by id. [V]
     ///   - tokenTypes: kind of each token; control and user-defined tokens are matched whole in text. [V]
     ///   - merges: merge rules, highest priority first (index = rank).
+    ///   - addsBOS: the model expects BOS before every sequence.
     ///   - source: names the file or metadata the parts came from, for error messages.
     /// - Throws: `TokenizerError` when counts disagree, a merge names an unknown token or a special
     ///   id is out of range.
     public init(tokens: [String], tokenTypes: [TokenType], merges: [(String, String)],
                 preTokenizer: PreTokenizer, specialTokenIds: SpecialTokenIds = SpecialTokenIds(),
-                ignoreMerges: Bool = false, normalizer: Normalizer = .none,
+                ignoreMerges: Bool = false, normalizer: Normalizer = .none, addsBOS: Bool = false,
                 source: String = "tokenizer") throws {
         guard tokenTypes.count == tokens.count else {
             throw TokenizerError.countMismatch(source: source, field: "token types",
@@ -122,13 +112,7 @@ public struct BPETokenizer: Sendable {
             if rules[key] == nil { rules[key] = UInt64(rank) << 32 | UInt64(UInt32(bitPattern: m)) }
         }
 
-        for (name, id) in [("bos", specialTokenIds.bos), ("eos", specialTokenIds.eos),
-                           ("pad", specialTokenIds.pad), ("unk", specialTokenIds.unk)] {
-            if let id, !(0..<tokens.count).contains(id) {
-                throw TokenizerError.specialTokenOutOfRange(source: source, name: name, id: id,
-                                                            vocabularySize: tokens.count)
-            }
-        }
+        try specialTokenIds.validate(vocabularySize: tokens.count, source: source)
 
         var added: [(text: String, id: Int, isControl: Bool)] = []
         var tokenBytes: [[UInt8]] = []
@@ -149,6 +133,7 @@ public struct BPETokenizer: Sendable {
         self.specialTokenIds = specialTokenIds
         self.ignoreMerges = ignoreMerges
         self.normalizer = normalizer
+        self.addsBOS = addsBOS
         self.idForToken = idForToken
         self.mergeRules = rules
         self.byteTokenIds = byteTokenIds
@@ -171,22 +156,13 @@ public struct BPETokenizer: Sendable {
     // MARK: - Encoding
 
     /// Token ids of `text`; no BOS or EOS is added.
-    /// - Parameter parseSpecial: recognise control tokens ("<|im_end|>") written in the text as
-    ///   single ids; when false they are tokenized as plain text. User-defined tokens always match.
-    public func encode(_ text: String, parseSpecial: Bool = true) -> [Int] {
+    /// - Parameters:
+    ///   - parseSpecial: recognise control tokens ("<|im_end|>") written in the text as single ids; when
+    ///     false they are tokenized as plain text. User-defined tokens always match.
+    ///   - continuing: ignored: byte-level BPE adds no prefix, so a continuation encodes as any text.
+    public func encode(_ text: String, parseSpecial: Bool, continuing: Bool) -> [Int] {
         let text = normalizer == .nfc ? text.precomposedStringWithCanonicalMapping : text
-        let bytes = Array(text.utf8)
-        var out: [Int] = []
-        out.reserveCapacity(bytes.count / 3 + 1)
-        for segment in addedTokens.segments(bytes, includeControl: parseSpecial) {
-            switch segment {
-            case let .token(id):
-                out.append(Int(id))
-            case let .text(range):
-                encodePlain(bytes[range], into: &out)
-            }
-        }
-        return out
+        return addedTokens.encode(Array(text.utf8), includeControl: parseSpecial, plain: encodePlain)
     }
 
     /// Pre-tokenizes one stretch of plain text and appends the BPE ids of every word.
@@ -217,8 +193,10 @@ public struct BPETokenizer: Sendable {
     /// The text of `ids`. Added tokens decode to their literal text; byte sequences that are not
     /// valid UTF-8 decode to U+FFFD (one per maximal invalid subsequence); ids outside the
     /// vocabulary decode to U+FFFD.
-    /// - Parameter skipSpecial: leave control tokens out (HF `skip_special_tokens=True`).
-    public func decode(_ ids: [Int], skipSpecial: Bool = false) -> String {
+    /// - Parameters:
+    ///   - skipSpecial: leave control tokens out (HF `skip_special_tokens=True`).
+    ///   - continuing: ignored: a byte-level token decodes to the same text wherever it stands.
+    public func decode(_ ids: [Int], skipSpecial: Bool, continuing: Bool) -> String {
         var bytes: [UInt8] = []
         bytes.reserveCapacity(ids.count * 4)
         for id in ids {

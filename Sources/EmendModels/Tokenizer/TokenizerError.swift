@@ -2,13 +2,14 @@
 // source (file or metadata key), the field, what was expected and what was found.
 
 /// Everything that can go wrong while reading a tokenizer (GGUF metadata or `tokenizer.json`) or a
-/// chat template. Encoding and decoding themselves never throw: byte-level BPE covers every input.
+/// chat template. Encoding and decoding themselves never throw: byte-level BPE covers every input, and
+/// SentencePiece covers what its pieces miss with byte tokens (or the unknown token).
 public enum TokenizerError: Error, CustomStringConvertible, Sendable, Equatable {
     /// The pre-tokenizer name (GGUF `tokenizer.ggml.pre`) is not one Emend implements.
     case unknownPreTokenizer(name: String, supported: [String])
     /// A `tokenizer.json` pre-tokenizer (or its Split regex) maps to none of the known pre-tokenizers.
     case unsupportedPreTokenizer(source: String, found: String)
-    /// The tokenizer model is not byte-level BPE.
+    /// The tokenizer model, or one of its settings, is not one Emend reads (the field names which).
     case unsupportedModel(source: String, field: String, expected: String, got: String)
     /// A required field is absent.
     case missingField(source: String, field: String)
@@ -41,7 +42,7 @@ public enum TokenizerError: Error, CustomStringConvertible, Sendable, Equatable 
             return "\(source): pre_tokenizer \(found) matches none of the known pre-tokenizers "
                 + "(\(PreTokenizer.allCases.map(\.rawValue).joined(separator: ", ")))"
         case let .unsupportedModel(source, field, expected, got):
-            return "\(source): \(field) is \"\(got)\", expected \"\(expected)\" (byte-level BPE)"
+            return "\(source): \(field) is \"\(got)\", expected \"\(expected)\""
         case let .missingField(source, field):
             return "\(source): required field \(field) is missing"
         case let .invalidField(source, field, expected, got):
@@ -59,7 +60,8 @@ public enum TokenizerError: Error, CustomStringConvertible, Sendable, Equatable 
         case let .duplicateTokenId(source, id, first, second):
             return "\(source): token id \(id) is claimed by both \"\(first)\" and \"\(second)\""
         case let .unsupportedNormalizer(source, found):
-            return "\(source): normalizer \(found) is not supported (expected null or NFC)"
+            return "\(source): normalizer \(found) is not supported (byte-level BPE: null or NFC; SentencePiece: null "
+                + "with a Metaspace pre-tokenizer, or Prepend(\"▁\") then Replace(\" \", \"▁\"))"
         case let .invalidJSON(source, reason):
             return "\(source): not valid JSON (\(reason))"
         case let .unsupportedChatTemplate(reason):
