@@ -69,4 +69,25 @@ final class FuzzFindingsTests: XCTestCase {
         XCTAssertThrowsError(try store.requests())
         XCTAssertNoThrow(try store.head())
     }
+
+    /// store-journal target: a journal whose store_info lacks its unique key (rebuilt by hand, or damaged) and names a
+    /// key twice trapped in `Dictionary(uniqueKeysWithValues:)`.
+    func testJournalWithDuplicateInfoKeyIsAnError() throws {
+        let fm = FileManager.default
+        let dir = fm.temporaryDirectory.appendingPathComponent("emend-dup-info-\(getpid())")
+        defer { try? fm.removeItem(at: dir) }
+        try fm.createDirectory(at: dir, withIntermediateDirectories: true)
+        let base = dir.appendingPathComponent("base.bin")
+        try Data(repeating: 1, count: 64).write(to: base)
+        let store = try EditStore.create(at: dir.appendingPathComponent("store"), baseModel: base)
+        try store.journal.write { db in
+            try db.execute(sql: "CREATE TABLE info_copy AS SELECT * FROM store_info")
+            try db.execute(sql: "DROP TABLE store_info")
+            try db.execute(sql: "ALTER TABLE info_copy RENAME TO store_info")
+            try db.execute(sql: "INSERT INTO store_info (key, value) VALUES ('checkpoint_every', '3')")
+        }
+        XCTAssertThrowsError(try store.info()) { error in
+            XCTAssertTrue("\(error)".contains("checkpoint_every"), "\(error)")
+        }
+    }
 }

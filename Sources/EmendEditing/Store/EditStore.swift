@@ -105,7 +105,16 @@ public final class EditStore: @unchecked Sendable {
 
     public func info() throws -> [String: String] {
         try journal.read { db in
-            Dictionary(uniqueKeysWithValues: try Row.fetchAll(db, sql: "SELECT key, value FROM store_info").map { (try $0.decode(String.self, forColumn: "key"), try $0.decode(String.self, forColumn: "value")) })
+            var info: [String: String] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT key, value FROM store_info") {
+                let key: String = try row.decode(forColumn: "key")
+                // The schema makes keys unique; a damaged or hand-edited journal may not (found by fuzzing).
+                guard info[key] == nil else {
+                    throw EditStoreError.inconsistent(store: url.path, problem: "the journal's store_info names '\(key)' twice")
+                }
+                info[key] = try row.decode(forColumn: "value")
+            }
+            return info
         }
     }
 
