@@ -1,15 +1,19 @@
 # Emend: the two set-up commands are `make demo` and `make test`; `make bench` prints the benchmarks.
-# Every target first runs scripts/setup.sh, which installs only what is missing.
+# Every target first runs scripts/setup.sh, which installs only what is missing; `make test` also has it fetch the
+# named model gemma3-270m (about 250 MB, once) for the tests that need it. `make demo` does not.
 SWIFT ?= swift
 # Numerical code runs optimised: debug Swift is 10-100x slower in tight loops.
 RELEASE = -c release
 # @testable imports in release builds.
 TESTFLAGS = -Xswiftc -enable-testing
 
-.PHONY: setup build demo test bench bench-sequential fuzz clean
+.PHONY: setup setup-test build demo test bench bench-sequential fuzz clean
 
 setup:
 	@./scripts/setup.sh
+
+setup-test:
+	@./scripts/setup.sh --with gemma3-270m
 
 build: setup
 	$(SWIFT) build $(RELEASE) --product emend
@@ -17,7 +21,7 @@ build: setup
 demo: build
 	@./scripts/demo.sh
 
-test: setup
+test: setup-test
 	$(SWIFT) build $(RELEASE) $(TESTFLAGS) --build-tests
 	$(SWIFT) test $(RELEASE) $(TESTFLAGS) --skip-build --disable-swift-testing
 

@@ -27,13 +27,15 @@ let package = Package(
     targets: [
         // MARK: - Public API
         .target(name: "EmendCore", dependencies: ["COpenBLAS", "CEmendKernels"], exclude: ["README.md"], swiftSettings: optimise),
-        .target(name: "EmendModels", dependencies: ["EmendCore"], exclude: ["README.md"], swiftSettings: optimise),
+        .target(
+            name: "EmendModels",
+            dependencies: ["EmendCore", .product(name: "Crypto", package: "swift-crypto")],
+            exclude: ["README.md"], swiftSettings: optimise),
         .target(
             name: "EmendEditing",
             dependencies: [
                 "EmendModels",
                 .product(name: "GRDB", package: "GRDB.swift"),
-                .product(name: "Crypto", package: "swift-crypto"),
             ],
             exclude: ["README.md"], resources: [.copy("Presets")], swiftSettings: optimise),
         .target(name: "EmendEval", dependencies: ["EmendEditing"], exclude: ["README.md"], swiftSettings: optimise),

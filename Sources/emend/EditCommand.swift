@@ -56,7 +56,7 @@ struct EditCommand: ParsableCommand {
             --requests zsre.json --dry-run
         """)
 
-    @Option(help: "smollm2 (the default model), a .gguf file, or a Hugging Face folder (default: smollm2, or with --store the store's model).")
+    @Option(help: "A named model (smollm2, gemma3-270m: `emend models`), a .gguf file, or a Hugging Face folder (default: smollm2, or with --store the store's model).")
     var model: String?
     @Option(help: "The editing method.") var method: EditMethod = .encore
     @Option(help: "A built-in preset name or a preset .json file (default: the model's preset for the method).") var preset: String?

@@ -19,9 +19,11 @@ struct Emend: ParsableCommand {
           emend edit --requests facts.json --out edited.gguf
           emend edit --help        (the requests file format)
           emend tokenize --model smollm2 --json " Paris"
+          emend pull gemma3-270m   (the named models: emend models)
         """,
         subcommands: [GenerateCommand.self, EditCommand.self, EvalCommand.self, BenchCommand.self, TrainCommand.self,
-                      StatsCommand.self, InspectCommand.self, TokenizeCommand.self, StoreCommand.self, EnvCommand.self, DevicesCommand.self])
+                      StatsCommand.self, InspectCommand.self, TokenizeCommand.self, StoreCommand.self, PullCommand.self, ModelsCommand.self,
+                      EnvCommand.self, DevicesCommand.self])
 
     /// Standard output is line-buffered even when it is a file, so a long run's log shows each batch as it ends;
     /// with `$EMEND_THREADS` set, OpenBLAS uses that many threads too (otherwise its own default, or

@@ -6,7 +6,7 @@ import EmendModels
 import Foundation
 
 struct ModelOption: ParsableArguments {
-    @Option(name: .long, help: "smollm2 (the default model), a .gguf file, or a Hugging Face folder.")
+    @Option(name: .long, help: "A named model (smollm2, the default, or gemma3-270m: `emend models`), a .gguf file, or a Hugging Face folder.")
     var model: String = "smollm2"
 }
 

@@ -14,7 +14,7 @@ struct InspectCommand: ParsableCommand {
           emend inspect path/to/model.gguf --tensors
         """)
 
-    @Argument(help: "A .gguf file, a Hugging Face folder (config.json + safetensors), a bare config.json (shape only), or 'smollm2'.")
+    @Argument(help: "A .gguf file, a Hugging Face folder (config.json + safetensors), a bare config.json (shape only), or a named model (smollm2, gemma3-270m: `emend models`).")
     var model: String = "smollm2"
 
     @Flag(name: .long, help: "List every tensor with its storage type, shape and size.")

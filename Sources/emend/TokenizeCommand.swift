@@ -20,7 +20,7 @@ struct TokenizeCommand: ParsableCommand {
           emend tokenize --model vocab-only.gguf -- "-42 degrees"
         """)
 
-    @Option(name: .long, help: "smollm2, a .gguf file (a vocabulary-only one is enough), a Hugging Face folder, or a tokenizer.json.")
+    @Option(name: .long, help: "A named model (smollm2, gemma3-270m: `emend models`), a .gguf file (a vocabulary-only one is enough), a Hugging Face folder, or a tokenizer.json.")
     var model: String = "smollm2"
     @Flag(help: "Print one JSON object {\"ids\": [...], \"pieces\": [...]} instead of one token a line.") var json = false
     @Argument(help: "The text to tokenize.") var text: String

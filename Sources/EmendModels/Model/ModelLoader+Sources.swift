@@ -45,23 +45,22 @@ public enum EmendPaths {
         return FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".cache/emend")
     }
     public static var models: URL { home.appendingPathComponent("models") }
-    /// The default model: SmolLM2-135M-Instruct, Q4_1 GGUF (fetched by `scripts/setup.sh`).
-    public static var defaultModel: URL { models.appendingPathComponent("SmolLM2-135M-Instruct.Q4_1.gguf") }
+    /// The default model: SmolLM2-135M-Instruct, Q4_1 GGUF (`emend pull smollm2`; `scripts/setup.sh` fetches it too).
+    public static var defaultModel: URL { models.appendingPathComponent(NamedModel.defaultFile) }
     /// The default statistics corpus: 10,033 English Wikipedia summaries (fetched by `scripts/setup.sh`).
     public static var defaultCorpus: URL { home.appendingPathComponent("data/wikipedia-summaries-en.json") }
     public static var cache: URL { home.appendingPathComponent("cache") }
 }
 
 extension ModelSource {
-    /// Resolves a model argument: `smollm2` (or `default`) for the default model, a `.gguf` file, or a folder
-    /// holding `config.json` and safetensors.
+    /// Resolves a model argument: a named model (`smollm2`, `default`, `gemma3-270m`: `emend models`) in the model
+    /// cache, a `.gguf` file, or a folder holding `config.json` and safetensors.
     public static func resolve(_ name: String) throws -> ModelSource {
-        if ["smollm2", "default", "smollm2-135m-instruct"].contains(name.lowercased()) {
-            let url = EmendPaths.defaultModel
-            guard FileManager.default.fileExists(atPath: url.path) else {
-                throw EmendModelsError.modelNotFound(name: name, searched: [url.path])
+        if let named = try NamedModel.named(name) {
+            guard FileManager.default.fileExists(atPath: named.url.path) else {
+                throw EmendModelsError.namedModelMissing(name: named.name, file: named.url.path)
             }
-            return .gguf(url)
+            return .gguf(named.url)
         }
         let url = URL(fileURLWithPath: (name as NSString).expandingTildeInPath)
         var isDir: ObjCBool = false

@@ -1,5 +1,6 @@
-// SHA-256 checksums of the base model, the store's tensor files and its in-memory state, through
-// swift-crypto (BoringSSL's implementation on Linux, CryptoKit's on Apple systems), as lowercase hex.
+// SHA-256 checksums, through swift-crypto (BoringSSL's implementation on Linux, CryptoKit's on Apple systems), as
+// lowercase hex: of the named models `emend pull` fetches, and of the edit store's base model, tensor files and
+// in-memory state.
 
 import Crypto
 import Foundation
@@ -26,7 +27,7 @@ public struct Checksum {
     /// The digest of a file's bytes, read in 4 MiB chunks.
     public static func hex(fileAt url: URL) throws -> String {
         guard let handle = FileHandle(forReadingAtPath: url.path) else {
-            throw EditStoreError.unreadable(file: url.path, reason: "cannot open")
+            throw EmendModelsError.fileUnreadable(file: url.path, reason: "cannot open")
         }
         defer { try? handle.close() }
         var s = Checksum()
