@@ -99,7 +99,7 @@ public struct NamedModel: Codable, Sendable, Equatable {
             .invalidConfig(file: source, field: path + "." + field, expected: expected, got: "'\(got)'")
         }
         let nameChars = Set("abcdefghijklmnopqrstuvwxyz0123456789._-")
-        for (field, n) in [("name", name)] + aliases.map { ("aliases", $0) }
+        for (field, n) in [("name", name)] + aliases.map({ ("aliases", $0) })
         where n.isEmpty || n.first == "." || n.first == "-" || !n.allSatisfy(nameChars.contains) {
             throw fail(field, "lowercase letters, digits, '.', '_' or '-', not starting with '.' or '-'", n)
         }
