@@ -67,8 +67,13 @@ for t in "${targets[@]}"; do
       "$root/Fuzz/corpus/$t" "$work/corpus" >/dev/null 2>&1 || true
     find "$root/Fuzz/corpus/$t" -type f ! -name 'seed-*' ! -name 'crash-*' -delete
     seeds=$(cd "$root/Fuzz/corpus/$t" && sha1sum seed-* 2>/dev/null | cut -d' ' -f1)
-    ls -S -r "$work/merged" | grep -vxF "$seeds" | head -n "$keep" | while read -r h; do cp "$work/merged/$h" "$root/Fuzz/corpus/$t/"; done
-    for f in "$work/crashes"/*; do [ -e "$f" ] && cp -n "$f" "$root/Fuzz/corpus/$t/crash-$(basename "$f" | sed 's/^crash-//; s/^oom-//; s/^timeout-//; s/^leak-//')"; done
+    # (|| true: head closing the pipe early is not a failure.)
+    n=$keep; [ "$t" = store-journal ] && n=10      # SQLite files are tens of KB each
+    { ls -S -r "$work/merged" | grep -vxF "$seeds" | head -n "$n" || true; } | while read -r h; do cp "$work/merged/$h" "$root/Fuzz/corpus/$t/"; done
+    for f in "$work/crashes"/*; do
+      [ -e "$f" ] || continue
+      cp -n "$f" "$root/Fuzz/corpus/$t/crash-$(basename "$f" | sed 's/^crash-//; s/^oom-//; s/^timeout-//; s/^leak-//')"
+    done
   fi
 done
 exit $status
