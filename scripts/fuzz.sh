@@ -63,7 +63,8 @@ for t in "${targets[@]}"; do
     # A greedy set cover of the seeds and the run's corpus (the fewest inputs with all their coverage), at most
     # $keep of them, smallest first: the replay in `make test` must stay seconds and the repository small.
     rm -rf "$work/merged" && mkdir -p "$work/merged"
-    EMEND_FUZZ_TARGET=$t "$bin" -set_cover_merge=1 -max_len=65536 -rss_limit_mb=2048 "$work/merged" \
+    LSAN_OPTIONS=suppressions=$root/Fuzz/lsan.supp SWIFT_BACKTRACE=enable=no EMEND_FUZZ_TARGET=$t "$bin" -set_cover_merge=1 \
+      -max_len=65536 -rss_limit_mb=2048 -artifact_prefix="$work/crashes/" "$work/merged" \
       "$root/Fuzz/corpus/$t" "$work/corpus" >/dev/null 2>&1 || true
     find "$root/Fuzz/corpus/$t" -type f ! -name 'seed-*' ! -name 'crash-*' -delete
     seeds=$(cd "$root/Fuzz/corpus/$t" && sha1sum seed-* 2>/dev/null | cut -d' ' -f1)
