@@ -63,20 +63,25 @@ extension TransformerModel {
         } else {
             dm = back(dKey * activationDerivative(s.upPre), w.ffnUp, t?.gateUp)
         }
-        var dx1 = dOut + normBackward(dm, x: s.attnMid, weight: w.ffnNorm, saved: s.norm2)
+        // Sequential: m = norm2(x1), so dm flows into x1. Parallel (GPT-J): m = a = norm1(x), so dm joins the
+        // attention's da below, and out = x1 + mlp(a) passes dOut to x1 unchanged.
+        var dx1: Tensor, dmToNorm1: Tensor?
+        if let n2 = s.norm2, let ffnNorm = w.ffnNorm {
+            dx1 = dOut + normBackward(dm, x: s.attnMid, weight: ffnNorm, saved: n2); dmToNorm1 = nil
+        } else {
+            dx1 = dOut; dmToNorm1 = dm
+        }
         // Attention: x1 = x + o·Woᵀ
         let dO = back(dx1, w.attnOutput, t?.attnOutput)                       // [R, H·Dh]
         var (dq, dk, dv) = attentionBackward(dOut: dO, q: s.q, segments: batch.segments, saved: s.attention,
                                              shape: attentionShape)
         if c.positions == .rope {
-            let r = batch.rowCount
-            dq = rope(dq.reshaped([r, c.headCount, c.headDim]), positions: batch.positions, base: c.ropeBase,
-                      convention: .halfSplit, inverse: true).reshaped([r, c.headCount * c.headDim])
-            dk = rope(dk.reshaped([r, c.kvHeadCount, c.headDim]), positions: batch.positions, base: c.ropeBase,
-                      convention: .halfSplit, inverse: true).reshaped([r, c.kvHeadCount * c.headDim])
+            dq = ropeRows(dq, heads: c.headCount, batch: batch, inverse: true)
+            dk = ropeRows(dk, heads: c.kvHeadCount, batch: batch, inverse: true)
         }
-        let da = t.map { $0.qkv.backward(concatenate([dq, dk, dv], axis: 1)) }                       // [R, D]
+        var da = t.map { $0.qkv.backward(concatenate([dq, dk, dv], axis: 1)) }                       // [R, D]
             ?? matmul(dq, w.attnQ) + matmul(dk, w.attnK) + matmul(dv, w.attnV)
+        if let dmToNorm1 { da += dmToNorm1 }
         dx1 += normBackward(da, x: s.input, weight: w.attnNorm, saved: s.norm1)
         return dx1
     }
