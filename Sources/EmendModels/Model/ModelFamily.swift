@@ -139,7 +139,7 @@ public struct ModelFamily: Sendable {
 
 extension ModelFamily {
     /// Every family Emend reads and writes. Adding one: its file in Families/ and its entry here.
-    public static let registered: [ModelFamily] = [.llama, .gpt2]
+    public static let registered: [ModelFamily] = [.llama, .gpt2, .gptj]
 
     /// Every architecture name, in registry order ("llama", "mistral", "qwen2", "gpt2", "gptj").
     public static let supportedNames: [String] = registered.flatMap { $0.architectures.map(\.name) }
