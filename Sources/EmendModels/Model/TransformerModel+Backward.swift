@@ -6,35 +6,10 @@
 import EmendCore
 
 extension TransformerModel {
-    /// d/dx of the normalisation, given dy (weights frozen).
-    ///  RMSNorm:   y = x·r·w,            dx = r·g − x·r³·mean(g·x),          g = dy·w
-    ///  LayerNorm: y = (x−μ)·r·w + b,    dx = r·(g − mean(g) − x̂·mean(g·x̂)), x̂ = (x−μ)·r
+    /// d/dx of the normalisation, given dy (weights frozen): the kernels beside the forwards in Tensor+Norm.swift.
     func normBackward(_ dy: Tensor, x: Tensor, weight: Tensor, saved: NormSaved) -> Tensor {
-        let d = x.dim(-1), rows = x.count / d
-        var dx = [Float](repeating: 0, count: x.count)
-        for r in 0..<rows {
-            let base = r * d, rstd = saved.rstd[r]
-            if let means = saved.mean {
-                let mu = means[r]
-                var mg: Float = 0, mgx: Float = 0
-                for j in 0..<d {
-                    let g = dy.scalars[base + j] * weight.scalars[j]
-                    mg += g; mgx += g * (x.scalars[base + j] - mu) * rstd
-                }
-                mg /= Float(d); mgx /= Float(d)
-                for j in 0..<d {
-                    let g = dy.scalars[base + j] * weight.scalars[j]
-                    let xh = (x.scalars[base + j] - mu) * rstd
-                    dx[base + j] = rstd * (g - mg - xh * mgx)
-                }
-            } else {
-                var gx: Float = 0
-                for j in 0..<d { gx += dy.scalars[base + j] * weight.scalars[j] * x.scalars[base + j] }
-                let coef = rstd * rstd * rstd * gx / Float(d)
-                for j in 0..<d { dx[base + j] = rstd * dy.scalars[base + j] * weight.scalars[j] - x.scalars[base + j] * coef }
-            }
-        }
-        return Tensor(shape: x.shape, scalars: dx)
+        if let mean = saved.mean { return layerNormBackward(dy, x: x, weight: weight, mean: mean, rstd: saved.rstd) }
+        return rmsNormBackward(dy, x: x, weight: weight, rstd: saved.rstd)
     }
 
     func activationDerivative(_ x: Tensor) -> Tensor {
