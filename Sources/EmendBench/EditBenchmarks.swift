@@ -126,6 +126,8 @@ private func runBaselineEditBenchmark() -> (label: String, rows: [String: (total
     p.arguments = ["edit"]
     var childEnv = env
     childEnv["EMEND_SHARED"] = TestPaths.shared.path
+    // The child must not start a baseline of its own: with the variable kept, each child spawned the next, without end.
+    childEnv["EMEND_BENCH_BASELINE"] = nil
     p.environment = childEnv
     let pipe = Pipe()
     p.standardOutput = pipe

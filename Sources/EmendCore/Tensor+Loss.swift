@@ -23,6 +23,18 @@ public func crossEntropy(logits: Tensor, targets: [Int]) -> Float {
     return used == 0 ? 0 : Float(total / Double(used))
 }
 
+/// One row of a cross-entropy gradient with respect to the logits: out[j] = scale·(softmax(x)[j] − [j = target]),
+/// from x[j] + shift = log softmax(x)[j]: logits with shift −log Σ exp x, or log-probabilities with shift 0.
+/// The tape's `crossEntropy`, the target search and the hyper-network's gradient tracer all form it here.
+/// - x, out: v entries each (out may be x).
+@inlinable
+public func crossEntropyGradientRow(_ x: UnsafePointer<Float>, shift: Float, target: Int, scale: Float,
+                                    into out: UnsafeMutablePointer<Float>, _ v: Int) {
+    precondition(target >= 0 && target < v, "crossEntropyGradientRow: target \(target) out of 0..<\(v)")
+    expShifted(x, out, v, shift: shift, scale: scale)
+    out[target] -= scale
+}
+
 /// KL(P ‖ Q) = Σ_v P(v) (log P(v) − log Q(v)), averaged over rows ("batchmean").
 /// - logP, logQ: [N, V] log-probabilities → scalar
 public func klDivergence(logP: Tensor, logQ: Tensor) -> Float {

@@ -1,9 +1,10 @@
 // Rotary position embedding (Su et al. 2021), in both conventions found in real checkpoints.
 //
-// For pair index i in 0..<Dh/2 and position p, the angle is p·θ_i with θ_i = base^(−2i/Dh),
-// computed in Float32 as Hugging Face does (float32(p) · float32(inv_freq)).
-//  - `.halfSplit` (HF `rotate_half`, NeoX): rotates the pairs (i, i + Dh/2).
-//  - `.interleaved` (llama.cpp `LLAMA_ROPE_TYPE_NORM`, GPT-J): rotates the pairs (2i, 2i+1).
+// For pair index i in 0..<Dr/2 and position p, the angle is p·θ_i with θ_i = base^(−2i/Dr), computed in Float32
+// as Hugging Face does (float32(p) · float32(inv_freq)). Dr, the rotated width, is the head dim Dh unless the model
+// rotates only the first `rotaryDims` of each head (GPT-J's `rotary_dim`); the other Dh − Dr pass unchanged.
+//  - `.halfSplit` (HF `rotate_half`, NeoX): rotates the pairs (i, i + Dr/2).
+//  - `.interleaved` (llama.cpp `LLAMA_ROPE_TYPE_NORM`, GPT-J's `rotate_every_two`): rotates the pairs (2i, 2i+1).
 // A GGUF Llama checkpoint stores Q/K rows permuted so that `.interleaved` on its rows equals
 // `.halfSplit` on the HF rows; the GGUF loader un-permutes once, and models use `.halfSplit`.
 // Rotation is orthogonal, so the backward pass is the same rotation with the angle negated.
@@ -22,16 +23,17 @@ public func ropeInverseFrequencies(headDim: Int, base: Float) -> [Float] {
 
 /// Applies RoPE to the last axis of `x`.
 /// - x: [..., T, H, Dh]; positions: T entries (shared by every leading index) → same shape.
+/// - rotaryDims: Dr, the leading dims of each head that rotate (even, ≤ Dh); nil rotates all Dh.
 /// - inverse: rotate by −angle (the backward pass).
 public func rope(_ x: Tensor, positions: [Int], base: Float, convention: RoPEConvention,
-                 inverse: Bool = false) -> Tensor {
+                 rotaryDims: Int? = nil, inverse: Bool = false) -> Tensor {
     precondition(x.rank >= 3, "rope: expected [..., T, H, Dh], got \(x.shape)")
-    let dh = x.dim(-1), h = x.dim(-2), t = x.dim(-3)
-    precondition(dh % 2 == 0, "rope: head dim \(dh) is odd")
+    let dh = x.dim(-1), h = x.dim(-2), t = x.dim(-3), dr = rotaryDims ?? dh
+    precondition(dr % 2 == 0 && dr <= dh, "rope: rotated width \(dr) is odd or wider than the head dim \(dh)")
     precondition(positions.count == t, "rope: \(positions.count) positions for \(t) tokens")
-    let half = dh / 2
+    let half = dr / 2
     // cos/sin of every (position, pair), from the shared table (computed once per position, base and width).
-    let table = RoPETableCache.shared.table(base: base, headDim: dh, positions: positions.max().map { $0 + 1 } ?? 0)
+    let table = RoPETableCache.shared.table(base: base, headDim: dr, positions: positions.max().map { $0 + 1 } ?? 0)
     var cosT = [Float](repeating: 0, count: t * half), sinT = cosT
     for (ti, p) in positions.enumerated() {
         precondition(p >= 0, "rope: negative position \(p)")

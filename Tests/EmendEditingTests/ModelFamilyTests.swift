@@ -4,7 +4,7 @@ import EmendModels
 
 /// Model families are data: the shapes in Presets/families/ pick the built-in presets. Checked against the models'
 /// published shapes (SmolLM2-135M: 30 layers of width 576; Llama-2-7B and Llama-3-8B: 32 × 4096, told apart by the
-/// MLP width 11008 vs 14336; GPT-2 XL: 48 × 1600), and every built-in preset belongs to a family.
+/// MLP width 11008 vs 14336; GPT-2 XL: 48 × 1600; GPT-J-6B: 28 × 4096), and every built-in preset belongs to a family.
 final class ModelFamilyTests: XCTestCase {
     func llama(_ layers: Int, _ hidden: Int, _ ffn: Int) -> ModelConfig {
         .llamaStyle(vocabSize: 32, hiddenSize: hidden, intermediateSize: ffn, layerCount: layers, headCount: 8, kvHeadCount: 8)
@@ -15,6 +15,14 @@ final class ModelFamilyTests: XCTestCase {
         XCTAssertEqual(try ModelFamily.recognise(llama(32, 4096, 14336))?.name, "llama3-8b")
         XCTAssertEqual(try ModelFamily.recognise(llama(32, 4096, 11008))?.name, "llama2-7b")
         XCTAssertEqual(try ModelFamily.recognise(.gpt2Style(vocabSize: 32, hiddenSize: 1600, layerCount: 48, headCount: 25))?.name, "gpt2-xl")
+        let gptj = ModelConfig.gptjStyle(vocabSize: 50400, hiddenSize: 4096, layerCount: 28, headCount: 16, rotaryDim: 64)
+        XCTAssertEqual(try ModelFamily.recognise(gptj)?.name, "gptj-6b")
+        // The preset lookups read the config alone: GPT-J-6B's shape over the weights of a tiny model.
+        let shell = TransformerModel(config: gptj, weights: .random(.gptjStyle(vocabSize: 8, hiddenSize: 8, layerCount: 1, headCount: 2,
+                                                                                rotaryDim: 2), seed: 1))
+        XCTAssertEqual(try EditingSession.defaultPresetName(method: "memit", model: shell), "gptj-6b-memit")
+        XCTAssertEqual(try HyperNetworkSettings.defaults(for: shell, method: .malmen).layers, Array(22...27))
+        XCTAssertNil(try ModelFamily.recognise(.gptjStyle(vocabSize: 32, hiddenSize: 4096, layerCount: 32, headCount: 16, rotaryDim: 64)))
         XCTAssertNil(try ModelFamily.recognise(llama(4, 64, 128)))
         XCTAssertNil(try ModelFamily.recognise(llama(32, 4096, 8192)))
 
@@ -25,7 +33,7 @@ final class ModelFamilyTests: XCTestCase {
 
     func testEveryBuiltInPresetHasAFamily() throws {
         let families = Set(try ModelFamily.builtIn().map(\.name))
-        XCTAssertEqual(families.count, 4)
+        XCTAssertEqual(families.count, 5)
         for name in EditPreset.builtInNames {
             XCTAssertTrue(families.contains { name.hasPrefix($0 + "-") }, "\(name) has no family in Presets/families/")
         }

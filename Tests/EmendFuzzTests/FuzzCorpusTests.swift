@@ -127,6 +127,10 @@ enum FuzzSeeds {
         {"model_type": "gpt2", "n_embd": 64, "n_layer": 2, "n_head": 4, "n_positions": 128, "vocab_size": 300,
          "layer_norm_epsilon": 1e-05, "activation_function": "gelu_new"}
         """))
+        try put(.config, "gptj.json", text("""
+        {"model_type": "gptj", "n_embd": 64, "n_layer": 2, "n_head": 4, "rotary_dim": 8, "n_inner": null, "n_positions": 128,
+         "vocab_size": 300, "layer_norm_epsilon": 1e-05, "activation_function": "gelu_new", "tie_word_embeddings": false}
+        """))
 
         // Requests: every accepted form.
         try put(.requests, "array.json", text("""

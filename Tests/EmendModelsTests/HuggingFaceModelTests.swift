@@ -162,7 +162,7 @@ final class HuggingFaceModelTests: XCTestCase {
                        (p + "self_attn.q_proj.weight", b.attnQ), (p + "self_attn.q_proj.bias", b.attnQBias!),
                        (p + "self_attn.k_proj.weight", b.attnK), (p + "self_attn.k_proj.bias", b.attnKBias!),
                        (p + "self_attn.v_proj.weight", b.attnV), (p + "self_attn.v_proj.bias", b.attnVBias!),
-                       (p + "self_attn.o_proj.weight", b.attnOutput), (p + "post_attention_layernorm.weight", b.ffnNorm),
+                       (p + "self_attn.o_proj.weight", b.attnOutput), (p + "post_attention_layernorm.weight", b.ffnNorm!),
                        (p + "mlp.gate_proj.weight", b.ffnGate!), (p + "mlp.up_proj.weight", b.ffnUp),
                        (p + "mlp.down_proj.weight", b.ffnDown)]
         }

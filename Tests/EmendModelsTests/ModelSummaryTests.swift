@@ -30,7 +30,7 @@ final class ModelSummaryTests: XCTestCase {
         let s = try ModelSummary(.huggingFace(folder))
         XCTAssertEqual(s.format, "safetensors (1 shard)")
         XCTAssertEqual(s.config, c)
-        let stored = ModelFamily.gpt2.hfNames.keys.reduce(0) { n, role in
+        let stored = ModelFamily.gpt2.hfNames.roles.reduce(0) { n, role in
             n + (0..<(role.isPerBlock ? c.layerCount : 1)).reduce(0) { $0 + (m.weights.tensor(for: role, layer: $1)?.count ?? 0) }
         }
         XCTAssertEqual(s.parameterCount, stored)

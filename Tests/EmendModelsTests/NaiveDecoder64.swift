@@ -58,14 +58,16 @@ struct NaiveDecoder64 {
         }
     }
 
-    /// rotate_half RoPE on one head vector at position p.
+    /// RoPE on one head vector at position p, on its first Dr dims: rotate_half pairs (i, i + Dr/2), or GPT-J's
+    /// rotate_every_two pairs (2i, 2i+1).
     func rope(_ v: Vec, _ p: Int) -> Vec {
-        let dh = v.count, half = dh / 2
+        let dr = c.rotaryDim ?? v.count, half = dr / 2
         var out = v
         for i in 0..<half {
-            let theta = Double(p) * pow(Double(c.ropeBase), -Double(2 * i) / Double(dh))
-            out[i] = v[i] * cos(theta) - v[i + half] * sin(theta)
-            out[i + half] = v[i + half] * cos(theta) + v[i] * sin(theta)
+            let theta = Double(p) * pow(Double(c.ropeBase), -Double(2 * i) / Double(dr))
+            let (a, b) = c.ropeConvention == .interleaved ? (2 * i, 2 * i + 1) : (i, i + half)
+            out[a] = v[a] * cos(theta) - v[b] * sin(theta)
+            out[b] = v[b] * cos(theta) + v[a] * sin(theta)
         }
         return out
     }
@@ -111,7 +113,8 @@ struct NaiveDecoder64 {
             }
             var x2 = x1
             for t in ids.indices {
-                let m = norm(x1[t], b.ffnNorm, b.ffnNormBias)
+                // Parallel blocks (GPT-J) feed the MLP the attention's normed input: out = x + attn(a) + mlp(a).
+                let m = c.block == .parallel ? a[t] : norm(x1[t], b.ffnNorm!, b.ffnNormBias)
                 let up = lin(m, b.ffnUp, b.ffnUpBias)
                 let key: Vec
                 if let gate = b.ffnGate {
@@ -133,7 +136,7 @@ struct NaiveDecoder64 {
     /// Logits at every position: [T][V]
     func logits(_ ids: [Int], delta: (layer: Int, pos: Int, v: Vec)? = nil) -> [Vec] {
         let h = hiddenStates(ids, delta: delta).last!
-        return h.map { lin(norm($0, w.outputNorm, w.outputNormBias), w.outputHead, nil) }
+        return h.map { lin(norm($0, w.outputNorm, w.outputNormBias), w.outputHead, w.outputBias) }
     }
 
     /// Mean NLL of ids[1...] given the prefix.
@@ -146,5 +149,15 @@ struct NaiveDecoder64 {
             total += lse - lg[t][ids[t + 1]]
         }
         return total / Double(ids.count - 1)
+    }
+
+    /// d(mean NLL)/dδ by central differences of `meanNLL` (step `eps`), δ added to block `layer`'s output at `pos`: [D]
+    func deltaGradient(_ ids: [Int], layer: Int, pos: Int, eps: Double = 1e-5) -> [Double] {
+        (0..<c.hiddenSize).map { j in
+            var e = [Double](repeating: 0, count: c.hiddenSize); e[j] = eps
+            let up = meanNLL(ids, delta: (layer, pos, e))
+            e[j] = -eps
+            return (up - meanNLL(ids, delta: (layer, pos, e))) / (2 * eps)
+        }
     }
 }

@@ -85,6 +85,8 @@ final class TransformerModelExportTests: XCTestCase {
             ("gpt2 (tied)", ModelConfig.gpt2Style(vocabSize: 19, hiddenSize: 12, layerCount: 2, headCount: 3, maxPositions: 32,
                                                   activation: .geluErf)),
             ("gpt2 (untied)", gpt2Untied),
+            ("gptj (parallel, rotary 4 of 6, biased head)", ModelConfig.gptjStyle(vocabSize: 19, hiddenSize: 12, layerCount: 2,
+                                                                               headCount: 2, rotaryDim: 4, maxPositions: 32)),
         ]
     }()
 

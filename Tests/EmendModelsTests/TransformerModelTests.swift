@@ -2,20 +2,23 @@ import XCTest
 import EmendCore
 @testable import EmendModels
 
-/// Small random models, Llama-style and GPT-2-style, checked against the plain-loop Float64 reference.
+/// Small random models, Llama-style, GPT-2-style and GPT-J-style, checked against the plain-loop Float64 reference.
 final class TransformerModelTests: XCTestCase {
     static let llama = ModelConfig.llamaStyle(vocabSize: 23, hiddenSize: 16, intermediateSize: 24, layerCount: 3,
                                               headCount: 4, kvHeadCount: 2, maxPositions: 64, ropeBase: 10_000)
     static let gpt2 = ModelConfig.gpt2Style(vocabSize: 19, hiddenSize: 12, layerCount: 2, headCount: 3, maxPositions: 32)
+    /// Parallel block, RoPE on 4 of each head's 8 dims (interleaved), biased head.
+    static let gptj = ModelConfig.gptjStyle(vocabSize: 21, hiddenSize: 16, layerCount: 3, headCount: 2, rotaryDim: 4,
+                                            maxPositions: 32)
     static let ids = [3, 7, 1, 0, 15, 9, 2]
 
     func model(_ c: ModelConfig, seed: UInt64 = 7) -> TransformerModel {
         TransformerModel(config: c, weights: .random(c, seed: seed, std: 0.3))
     }
 
-    /// Forward logits of both block styles equal the Float64 plain-loop reference (NaiveDecoder64).
+    /// Forward logits of every block style equal the Float64 plain-loop reference (NaiveDecoder64).
     func testForward_MatchesNaiveFloat64() {
-        for c in [Self.llama, Self.gpt2] {
+        for c in [Self.llama, Self.gpt2, Self.gptj] {
             let m = model(c)
             let got = m.logits([Self.ids])[0]
             let want = NaiveDecoder64(c: c, w: m.weights).logits(Self.ids)
@@ -41,7 +44,7 @@ final class TransformerModelTests: XCTestCase {
 
     /// Generation with the KV cache equals greedy decoding by full recomputation at every step.
     func testGenerate_KVCacheEqualsFullRecompute() {
-        for c in [Self.llama, Self.gpt2] {
+        for c in [Self.llama, Self.gpt2, Self.gptj] {
             let m = model(c, seed: 11)
             let prompt = [1, 4, 2]
             let cached = m.generate([prompt], maxTokens: 8)[0]
@@ -56,33 +59,35 @@ final class TransformerModelTests: XCTestCase {
 
     /// Running blocks l+1…L from cached block-l outputs and a cached prefix equals the full forward.
     func testRunFromLayer_PrefixCacheEqualsFullForward() {
-        let m = model(Self.llama)
-        let c = m.config
-        let ids = Self.ids, split = 3, layer = 1
-        // Full forward, recording block-`layer` outputs.
-        var hooks = ForwardHooks(captureBlockOutputs: [layer])
-        var none: [KVCache]? = nil
-        let full = RowBatch([ids])
-        let hFull = m.run(m.embed(full), layers: 0..<c.layerCount, batch: full, caches: &none, hooks: &hooks)
-        let lFull = m.outputLogits(m.finalNorm(hFull))
-        // Prefix: tokens before `split`, run through all blocks with a cache; but the suffix restarts at layer+1.
-        let kvw = c.kvHeadCount * c.headDim
-        var caches: [KVCache]? = [KVCache(layers: c.layerCount, kvWidth: kvw)]
-        let pre = RowBatch([Array(ids[..<split])])
-        var h2 = ForwardHooks()
-        _ = m.run(m.embed(pre), layers: 0..<c.layerCount, batch: pre, caches: &caches, hooks: &h2)
-        let suffix = RowBatch([Array(ids[split...])], prefixes: [split])
-        let start = hooks.blockOutputs[layer]!.rows(split..<ids.count)
-        let hSuffix = m.run(start, layers: (layer + 1)..<c.layerCount, batch: suffix, caches: &caches, hooks: &h2)
-        let lSuffix = m.outputLogits(m.finalNorm(hSuffix))
-        let want = lFull.rows(split..<ids.count)
-        let rel = (lSuffix - want).norm() / want.norm()
-        XCTAssertLessThan(rel, 1e-5)
+        for config in [Self.llama, Self.gptj] {
+            let m = model(config)
+            let c = m.config
+            let ids = Self.ids, split = 3, layer = 1
+            // Full forward, recording block-`layer` outputs.
+            var hooks = ForwardHooks(captureBlockOutputs: [layer])
+            var none: [KVCache]? = nil
+            let full = RowBatch([ids])
+            let hFull = m.run(m.embed(full), layers: 0..<c.layerCount, batch: full, caches: &none, hooks: &hooks)
+            let lFull = m.outputLogits(m.finalNorm(hFull))
+            // Prefix: tokens before `split`, run through all blocks with a cache; but the suffix restarts at layer+1.
+            let kvw = c.kvHeadCount * c.headDim
+            var caches: [KVCache]? = [KVCache(layers: c.layerCount, kvWidth: kvw)]
+            let pre = RowBatch([Array(ids[..<split])])
+            var h2 = ForwardHooks()
+            _ = m.run(m.embed(pre), layers: 0..<c.layerCount, batch: pre, caches: &caches, hooks: &h2)
+            let suffix = RowBatch([Array(ids[split...])], prefixes: [split])
+            let start = hooks.blockOutputs[layer]!.rows(split..<ids.count)
+            let hSuffix = m.run(start, layers: (layer + 1)..<c.layerCount, batch: suffix, caches: &caches, hooks: &h2)
+            let lSuffix = m.outputLogits(m.finalNorm(hSuffix))
+            let want = lFull.rows(split..<ids.count)
+            let rel = (lSuffix - want).norm() / want.norm()
+            XCTAssertLessThan(rel, 1e-5, c.architecture)
+        }
     }
 
     /// blockBackward + outputBackward give dNLL/dδ matching central differences on the Float64 reference.
     func testBackward_DeltaGradientMatchesFiniteDifferences() {
-        for c in [Self.llama, Self.gpt2] {
+        for c in [Self.llama, Self.gpt2, Self.gptj] {
             let m = model(c, seed: 5)
             let ids = Self.ids, layer = 0, pos = 2
             let batch = RowBatch([ids])
@@ -107,15 +112,9 @@ final class TransformerModelTests: XCTestCase {
                 g = m.blockBackward(l, dOut: g, saved: saves[i], batch: batch)
             }
             let analytic = g.rows(pos..<(pos + 1)).scalars
-            let ref = NaiveDecoder64(c: c, w: m.weights)
-            let eps = 1e-5
-            for j in 0..<c.hiddenSize {
-                var e = [Double](repeating: 0, count: c.hiddenSize); e[j] = eps
-                let up = ref.meanNLL(ids, delta: (layer, pos, e))
-                e[j] = -eps
-                let down = ref.meanNLL(ids, delta: (layer, pos, e))
-                let fd = (up - down) / (2 * eps)
-                XCTAssertEqual(Double(analytic[j]), fd, accuracy: 1e-4 + 1e-3 * abs(fd), "\(c.architecture) component \(j)")
+            let fd = NaiveDecoder64(c: c, w: m.weights).deltaGradient(ids, layer: layer, pos: pos)
+            for (j, want) in fd.enumerated() {
+                XCTAssertEqual(Double(analytic[j]), want, accuracy: 1e-4 + 1e-3 * abs(want), "\(c.architecture) component \(j)")
             }
         }
     }

@@ -25,9 +25,9 @@ public func crossEntropy(logits: Variable, targets: [Int]) -> Variable {
         let scale = g.scalar / Float(used)
         savedLogits.scalars.withUnsafeBufferPointer { x in dx.scalars.withUnsafeMutableBufferPointer { d in
             for (i, t) in targets.enumerated() where t != ignoreIndex {
-                softmaxRow(x.baseAddress! + i * v, d.baseAddress! + i * v, v)
-                d[i * v + t] -= 1
-                for j in 0..<v { d[i * v + j] *= scale }
+                let row = x.baseAddress! + i * v, lse = logSumExpRow(row, v)
+                // A fully masked row (lse = −∞) has softmax 0: exp(−∞ + 0).
+                crossEntropyGradientRow(row, shift: lse == -.infinity ? 0 : -lse, target: t, scale: scale, into: d.baseAddress! + i * v, v)
             }
         } }
         return [dx]

@@ -94,22 +94,27 @@ extension TransformerModel {
         let n = logits.dim(0), v = logits.dim(1)
         guard n > 0 else { return (0, logits) }
         let logQ = logits.logSoftmax()
-        var grad = logQ.exp()                                             // softmax
         var total: Double = 0
+        var grad: Tensor
         switch loss {
         case .crossEntropy:
-            for r in 0..<n {
-                total -= Double(logQ.scalars[r * v + targets[r]])
-                grad.scalars[r * v + targets[r]] -= 1
-            }
+            grad = Tensor.zeros([n, v])
+            logQ.scalars.withUnsafeBufferPointer { lq in grad.scalars.withUnsafeMutableBufferPointer { g in
+                for r in 0..<n {
+                    total -= Double(lq[r * v + targets[r]])
+                    crossEntropyGradientRow(lq.baseAddress! + r * v, shift: 0, target: targets[r], scale: 1 / Float(n),
+                                            into: g.baseAddress! + r * v, v)
+                }
+            } }
         case .klFrom(let logP):
+            grad = logQ.exp()                                             // softmax
             for i in 0..<(n * v) {
                 let lp = logP.scalars[i], p = Foundation.exp(lp)
                 if p > 0 { total += Double(p * (lp - logQ.scalars[i])) }
                 grad.scalars[i] -= p
             }
+            grad *= 1 / Float(n)
         }
-        grad *= 1 / Float(n)
         return (Float(total / Double(n)), grad)
     }
 

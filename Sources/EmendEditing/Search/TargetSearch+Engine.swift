@@ -205,8 +205,7 @@ public struct TargetSearch: Sendable {
                     for pi in 0..<nP {
                         for k in 0..<t {
                             let o = (firstRow[ai] + pi * t + k) * v
-                            expShifted(lp.base + o, dl.base + o, v, scale: scale)
-                            dl.base[o + p.target[k]] -= scale
+                            crossEntropyGradientRow(lp.base + o, shift: 0, target: p.target[k], scale: scale, into: dl.base + o, v)
                         }
                     }
                     if let q = klInit[ai] {

@@ -12,42 +12,13 @@ extension StoreSnapshot {
         var m = model
         for name in weights.keys.sorted() {
             let (l, role) = try EditStore.parseWeightName(name)
-            guard l < m.weights.blocks.count else { throw EditStoreError.unsupportedWeight(name: name) }
-            let w = weights[name]!
-            var b = m.weights.blocks[l]
-            func set(_ t: inout Tensor) throws {
-                guard t.shape == w.shape else {
-                    throw EditStoreError.inconsistent(store: name, problem: "stored weight has shape \(w.shape), the model's is \(t.shape)")
-                }
-                t = w
+            guard let w = weights[name], let current = m.weights.tensor(for: role, layer: l) else {
+                throw EditStoreError.unsupportedWeight(name: name)
             }
-            func setOptional(_ t: inout Tensor?) throws {
-                guard var cur = t else { throw EditStoreError.unsupportedWeight(name: name) }
-                try set(&cur)
-                t = cur
+            guard current.shape == w.shape else {
+                throw EditStoreError.inconsistent(store: name, problem: "stored weight has shape \(w.shape), the model's is \(current.shape)")
             }
-            switch role {
-            case .attnNorm: try set(&b.attnNorm)
-            case .attnQ: try set(&b.attnQ)
-            case .attnK: try set(&b.attnK)
-            case .attnV: try set(&b.attnV)
-            case .attnOutput: try set(&b.attnOutput)
-            case .ffnNorm: try set(&b.ffnNorm)
-            case .ffnUp: try set(&b.ffnUp)
-            case .ffnDown: try set(&b.ffnDown)
-            case .ffnGate: try setOptional(&b.ffnGate)
-            case .attnNormBias: try setOptional(&b.attnNormBias)
-            case .attnQBias: try setOptional(&b.attnQBias)
-            case .attnKBias: try setOptional(&b.attnKBias)
-            case .attnVBias: try setOptional(&b.attnVBias)
-            case .attnOutputBias: try setOptional(&b.attnOutputBias)
-            case .ffnNormBias: try setOptional(&b.ffnNormBias)
-            case .ffnGateBias: try setOptional(&b.ffnGateBias)
-            case .ffnUpBias: try setOptional(&b.ffnUpBias)
-            case .ffnDownBias: try setOptional(&b.ffnDownBias)
-            default: throw EditStoreError.unsupportedWeight(name: name)
-            }
-            m.weights.blocks[l] = b
+            m.weights.setTensor(w, for: role, layer: l)
         }
         return m
     }

@@ -8,40 +8,15 @@
 import Foundation
 
 extension ModelConfig {
-    /// The `model_type` and `architectures` entry of each supported family.
-    static let hfModelTypes: [String: (modelType: String, architecture: String)] = [
-        "llama": ("llama", "LlamaForCausalLM"), "mistral": ("mistral", "MistralForCausalLM"),
-        "qwen2": ("qwen2", "Qwen2ForCausalLM"), "gpt2": ("gpt2", "GPT2LMHeadModel"),
-    ]
-
-    /// A Hugging Face `config.json` for this config (pretty-printed, keys in a fixed order).
-    /// Throws `configNotRepresentable` when reading it back would not give this config.
+    /// A Hugging Face `config.json` for this config (pretty-printed, keys in a fixed order): its family's fields
+    /// between the common ones. Throws `configNotRepresentable` when reading it back would not give this config.
     public func huggingFaceConfigJSON(file: String = "config.json") throws -> String {
-        guard let type = Self.hfModelTypes[architecture] else {
-            throw EmendModelsError.unsupportedArchitecture(file: file, architecture: architecture,
-                                                           supported: ModelFamily.supportedNames)
-        }
+        let family = try ModelFamily.of(architecture, file: file)
+        let hfClass = family.architectures.first { $0.name == architecture }?.hfClass ?? architecture
         var fields: [(String, String)] = [
-            ("architectures", "[\"\(type.architecture)\"]"), ("model_type", "\"\(type.modelType)\""),
-            ("vocab_size", "\(vocabSize)"),
+            ("architectures", "[\"\(hfClass)\"]"), ("model_type", "\"\(architecture)\""), ("vocab_size", "\(vocabSize)"),
         ]
-        if architecture == "gpt2" {
-            let act = activation == .geluErf ? "gelu" : "gelu_new"
-            fields += [
-                ("n_embd", "\(hiddenSize)"), ("n_layer", "\(layerCount)"), ("n_head", "\(headCount)"),
-                ("n_inner", "\(intermediateSize)"), ("n_positions", "\(maxPositions)"), ("n_ctx", "\(maxPositions)"),
-                ("layer_norm_epsilon", Self.jsonNumber(normEps)), ("activation_function", "\"\(act)\""),
-            ]
-        } else {
-            fields += [
-                ("hidden_size", "\(hiddenSize)"), ("intermediate_size", "\(intermediateSize)"),
-                ("num_hidden_layers", "\(layerCount)"), ("num_attention_heads", "\(headCount)"),
-                ("num_key_value_heads", "\(kvHeadCount)"), ("head_dim", "\(headDim)"),
-                ("max_position_embeddings", "\(maxPositions)"), ("rms_norm_eps", Self.jsonNumber(normEps)),
-                ("rope_theta", Self.jsonNumber(ropeBase)), ("hidden_act", "\"silu\""),
-                ("attention_bias", "\(attentionBias)"), ("mlp_bias", "\(mlpBias)"),
-            ]
-        }
+        fields += family.hfConfigFields(self)
         fields += [("tie_word_embeddings", "\(tiedEmbeddings)"), ("torch_dtype", "\"float32\"")]
         let json = "{\n" + fields.map { "  \"\($0.0)\": \($0.1)" }.joined(separator: ",\n") + "\n}\n"
 

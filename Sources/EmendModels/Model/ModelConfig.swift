@@ -1,7 +1,10 @@
 // The hyper-parameters of a decoder-only transformer, read from GGUF metadata or a Hugging Face
-// `config.json`. One config drives both supported block styles:
+// `config.json` by its family (Families/). One config drives every block the families make:
 //   Llama-style: RMSNorm, RoPE, grouped-query attention, gated (SwiGLU) MLP, optional q/k/v biases (Qwen2).
 //   GPT-2-style: LayerNorm, learned positions, GELU MLP, biases everywhere.
+//   GPT-J-style: one LayerNorm feeding attention and MLP in parallel, RoPE on the first `rotaryDim` dims of each
+//                head in interleaved pairs, GELU MLP with biases, untied output head with a bias.
+// Each family's file has its factory (`llamaStyle`, `gpt2Style`, `gptjStyle`).
 //
 // Shape legend: D width, F FFN width, V vocab, L layers, H heads, Hkv key/value heads, Dh head dim.
 
@@ -12,9 +15,17 @@ public enum NormKind: String, Codable, Sendable { case rms, layer }
 public enum PositionKind: String, Codable, Sendable { case rope, learned }
 public enum Activation: String, Codable, Sendable { case silu, geluTanh, geluErf }
 
+/// How a block combines its attention and its MLP.
+public enum BlockKind: String, Codable, Sendable {
+    /// x1 = x + attn(norm1(x)); out = x1 + mlp(norm2(x1))   (Llama, GPT-2)
+    case sequential
+    /// out = x + attn(norm1(x)) + mlp(norm1(x)): one norm feeds both, no `ffnNorm`   (GPT-J)
+    case parallel
+}
+
 /// Everything the decoder needs to know about a model's shape and numerics.
 public struct ModelConfig: Codable, Sendable, Equatable {
-    /// The family that names the tensors and picks the block style ("llama", "gpt2", "qwen2", "mistral").
+    /// The architecture, which names the family (`ModelFamily.named`): "llama", "mistral", "qwen2", "gpt2", "gptj".
     public var architecture: String
     public var vocabSize: Int            // V
     public var hiddenSize: Int           // D
@@ -37,6 +48,13 @@ public struct ModelConfig: Codable, Sendable, Equatable {
     public var attentionOutputBias: Bool
     public var mlpBias: Bool
     public var normBias: Bool
+    public var block: BlockKind = .sequential
+    /// The RoPE pairing of the Q/K rows as Emend holds them (after the family's `sanitize`).
+    public var ropeConvention: RoPEConvention = .halfSplit
+    /// Dr, the leading dims of each head that RoPE rotates (GPT-J's `rotary_dim`); nil rotates the whole head.
+    public var rotaryDim: Int? = nil
+    /// The output head has a bias [V] (GPT-J's `lm_head.bias`).
+    public var outputBias: Bool = false
 
     /// Attention logits scale 1/√Dh.
     public var attentionScale: Float { 1 / Float(headDim).squareRoot() }
@@ -55,34 +73,9 @@ public struct ModelConfig: Codable, Sendable, Equatable {
         }
         if headCount % kvHeadCount != 0 { try fail("kv head count", "a divisor of the head count \(headCount)", kvHeadCount) }
         if positions == .rope && headDim % 2 != 0 { try fail("head dim", "an even number for RoPE", headDim) }
+        if positions == .rope, let dr = rotaryDim, !(dr > 0 && dr <= headDim && dr % 2 == 0) {
+            try fail("rotary dim", "an even number from 2 to the head dim \(headDim)", dr)
+        }
         if !(normEps > 0) { try fail("norm epsilon", "a positive number", normEps) }
-    }
-}
-
-// MARK: - Block styles as data
-
-extension ModelConfig {
-    /// Llama-family defaults (Llama, Mistral, Qwen2, SmolLM2).
-    public static func llamaStyle(architecture: String = "llama", vocabSize: Int, hiddenSize: Int, intermediateSize: Int,
-                                  layerCount: Int, headCount: Int, kvHeadCount: Int, headDim: Int? = nil,
-                                  maxPositions: Int = 2048, normEps: Float = 1e-5, ropeBase: Float = 10_000,
-                                  tiedEmbeddings: Bool = false, attentionBias: Bool = false) -> ModelConfig {
-        ModelConfig(architecture: architecture, vocabSize: vocabSize, hiddenSize: hiddenSize,
-                    intermediateSize: intermediateSize, layerCount: layerCount, headCount: headCount,
-                    kvHeadCount: kvHeadCount, headDim: headDim ?? hiddenSize / max(headCount, 1), maxPositions: maxPositions,
-                    normEps: normEps, norm: .rms, positions: .rope, ropeBase: ropeBase, activation: .silu,
-                    gatedMLP: true, tiedEmbeddings: tiedEmbeddings, attentionBias: attentionBias,
-                    attentionOutputBias: false, mlpBias: false, normBias: false)
-    }
-
-    /// GPT-2 defaults.
-    public static func gpt2Style(vocabSize: Int, hiddenSize: Int, layerCount: Int, headCount: Int,
-                                 intermediateSize: Int? = nil, maxPositions: Int = 1024, normEps: Float = 1e-5,
-                                 activation: Activation = .geluTanh) -> ModelConfig {
-        ModelConfig(architecture: "gpt2", vocabSize: vocabSize, hiddenSize: hiddenSize,
-                    intermediateSize: intermediateSize ?? 4 * hiddenSize, layerCount: layerCount, headCount: headCount,
-                    kvHeadCount: headCount, headDim: hiddenSize / max(headCount, 1), maxPositions: maxPositions, normEps: normEps,
-                    norm: .layer, positions: .learned, ropeBase: 0, activation: activation, gatedMLP: false,
-                    tiedEmbeddings: true, attentionBias: true, attentionOutputBias: true, mlpBias: true, normBias: true)
     }
 }

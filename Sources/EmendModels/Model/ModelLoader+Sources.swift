@@ -13,8 +13,8 @@ struct GGUFWeightReader: WeightReader {
     func load(_ name: String) throws -> Tensor { try file.tensor(name) }
 }
 
-/// safetensors tensors by their Hugging Face names. GPT-2 checkpoints saved without the `transformer.` prefix
-/// are read as if they had it.
+/// safetensors tensors by their Hugging Face names. Checkpoints saved without the family's optional prefix (GPT-2's
+/// `transformer.`) are read as if they had it.
 struct SafeTensorsWeightReader: WeightReader {
     let folder: SafeTensorsFolder
     let addPrefix: String?
@@ -22,20 +22,16 @@ struct SafeTensorsWeightReader: WeightReader {
 
     init(folder: SafeTensorsFolder, family: ModelFamily) {
         self.folder = folder
-        addPrefix = family.name == "gpt2" && !folder.names.contains { $0.hasPrefix("transformer.") } ? "transformer." : nil
+        addPrefix = family.hfOptionalPrefix.flatMap { p in folder.names.contains { $0.hasPrefix(p) } ? nil : p }
     }
+    private static func keepsOwnName(_ name: String) -> Bool { name.hasPrefix("lm_head.") }
     private func fileName(_ name: String) -> String {
         guard let p = addPrefix, name.hasPrefix(p) else { return name }
         return String(name.dropFirst(p.count))
     }
-    var names: [String] { folder.names.map { n in addPrefix.map { n == "lm_head.weight" ? n : $0 + n } ?? n } }
+    var names: [String] { folder.names.map { n in addPrefix.map { Self.keepsOwnName(n) ? n : $0 + n } ?? n } }
     func shape(_ name: String) -> [Int]? { folder.info(fileName(name))?.shape }
     func load(_ name: String) throws -> Tensor { try folder.tensor(fileName(name)) }
-}
-
-extension ModelFamily {
-    /// llama.cpp's converter permutes Q/K rows for these architectures (not for Qwen2, which uses NeoX RoPE).
-    static func ggufPermutesQK(_ architecture: String) -> Bool { ["llama", "mistral"].contains(architecture) }
 }
 
 /// Where Emend keeps downloaded models and caches: `$EMEND_HOME`, default `~/.cache/emend`.
@@ -78,42 +74,20 @@ extension ModelSource {
 }
 
 extension TransformerModel {
-    /// Loads a model: reads the config, then every weight through the family's names, checking each shape.
+    /// Loads a model: reads the config, then every weight through its family's names, checking each shape.
     public static func load(_ source: ModelSource) throws -> TransformerModel {
         switch source {
         case .gguf(let url):
             let file = try GGUFFile(url: url)
             let config = try ModelConfig(gguf: file)
-            guard let family = ModelFamily.named(config.architecture) else {
-                throw EmendModelsError.unsupportedArchitecture(file: url.path, architecture: config.architecture,
-                                                               supported: ModelFamily.supportedNames)
-            }
-            let permuted = ModelFamily.ggufPermutesQK(config.architecture)
-            let weights = try loadWeights(config: config, reader: GGUFWeightReader(file: file), names: family.ggufNames) { role, t in
-                guard permuted else { return t }
-                switch role {
-                case .attnQ, .attnQBias: return unpermuteRopeRows(t, heads: config.headCount)
-                case .attnK, .attnKBias: return unpermuteRopeRows(t, heads: config.kvHeadCount)
-                default: return t
-                }
-            }
+            let family = try ModelFamily.of(config.architecture, file: url.path)
+            let weights = try loadWeights(config: config, family: family, format: .gguf, reader: GGUFWeightReader(file: file))
             return TransformerModel(config: config, weights: weights, source: source)
         case .huggingFace(let url):
             let config = try ModelConfig(huggingFaceConfig: url.appendingPathComponent("config.json"))
-            guard let family = ModelFamily.named(config.architecture) else {
-                throw EmendModelsError.unsupportedArchitecture(file: url.path, architecture: config.architecture,
-                                                               supported: ModelFamily.supportedNames)
-            }
-            let folder = try SafeTensorsFolder(url: url)
-            var names = family.hfNames
-            if config.tiedEmbeddings { names[.output] = nil }
-            let reader = SafeTensorsWeightReader(folder: folder, family: family)
-            let weights = try loadWeights(config: config, reader: reader, names: names) { role, t in
-                // Conv1D stores [in, out]; Emend uses [out, in].
-                guard family.hfConv1D, t.rank == 2,
-                      [.attnQKV, .attnOutput, .ffnUp, .ffnDown].contains(role) else { return t }
-                return t.transposed()
-            }
+            let family = try ModelFamily.of(config.architecture, file: url.path)
+            let reader = SafeTensorsWeightReader(folder: try SafeTensorsFolder(url: url), family: family)
+            let weights = try loadWeights(config: config, family: family, format: .huggingFace, reader: reader)
             return TransformerModel(config: config, weights: weights, source: source)
         }
     }

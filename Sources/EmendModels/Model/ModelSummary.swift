@@ -99,9 +99,10 @@ extension ModelSummary {
         let c = config
         var out = ["file:          \(path)", "format:        \(format)"]
         if let name { out.append("name:          \(name)") }
-        let block = c.norm == .rms
-            ? "RMSNorm, RoPE (base \(Self.number(c.ropeBase))), \(c.gatedMLP ? "gated " : "")\(c.activation.rawValue) MLP"
-            : "LayerNorm, learned positions, \(c.activation.rawValue) MLP"
+        let rope = (c.ropeConvention == .interleaved ? "interleaved, " : "") + (c.rotaryDim.map { "\($0) of \(c.headDim) dims, " } ?? "")
+        let positions = c.positions == .learned ? "learned positions" : "RoPE (\(rope)base \(Self.number(c.ropeBase)))"
+        let block = "\(c.norm == .rms ? "RMSNorm" : "LayerNorm"), \(positions), \(c.block == .parallel ? "parallel attention and " : "")"
+            + "\(c.gatedMLP ? "gated " : "")\(c.activation.rawValue) MLP"
         out += [
             "architecture:  \(c.architecture) (\(block))",
             "parameters:    \(Self.grouped(parameterCount)) (\(Self.millions(parameterCount)))",
@@ -113,7 +114,7 @@ extension ModelSummary {
             "max positions: \(c.maxPositions)",
             "norm eps:      \(Self.number(c.normEps))",
             "biases:        attention \(c.attentionBias ? "q/k/v" : "none")\(c.attentionOutputBias ? " + output" : ""), mlp \(c.mlpBias ? "yes" : "no")",
-            "output head:   \(c.tiedEmbeddings ? "tied to the token embedding" : "separate")",
+            "output head:   \(c.tiedEmbeddings ? "tied to the token embedding" : "separate")\(c.outputBias ? ", with a bias" : "")",
         ]
         if tensors.isEmpty {
             out.append("weights:       \(Self.bytes(parameterCount * 4)) as F32, \(Self.bytes(parameterCount * 2)) as BF16/F16")

@@ -6,35 +6,10 @@
 import EmendCore
 
 extension TransformerModel {
-    /// d/dx of the normalisation, given dy (weights frozen).
-    ///  RMSNorm:   y = x·r·w,            dx = r·g − x·r³·mean(g·x),          g = dy·w
-    ///  LayerNorm: y = (x−μ)·r·w + b,    dx = r·(g − mean(g) − x̂·mean(g·x̂)), x̂ = (x−μ)·r
+    /// d/dx of the normalisation, given dy (weights frozen): the kernels beside the forwards in Tensor+Norm.swift.
     func normBackward(_ dy: Tensor, x: Tensor, weight: Tensor, saved: NormSaved) -> Tensor {
-        let d = x.dim(-1), rows = x.count / d
-        var dx = [Float](repeating: 0, count: x.count)
-        for r in 0..<rows {
-            let base = r * d, rstd = saved.rstd[r]
-            if let means = saved.mean {
-                let mu = means[r]
-                var mg: Float = 0, mgx: Float = 0
-                for j in 0..<d {
-                    let g = dy.scalars[base + j] * weight.scalars[j]
-                    mg += g; mgx += g * (x.scalars[base + j] - mu) * rstd
-                }
-                mg /= Float(d); mgx /= Float(d)
-                for j in 0..<d {
-                    let g = dy.scalars[base + j] * weight.scalars[j]
-                    let xh = (x.scalars[base + j] - mu) * rstd
-                    dx[base + j] = rstd * (g - mg - xh * mgx)
-                }
-            } else {
-                var gx: Float = 0
-                for j in 0..<d { gx += dy.scalars[base + j] * weight.scalars[j] * x.scalars[base + j] }
-                let coef = rstd * rstd * rstd * gx / Float(d)
-                for j in 0..<d { dx[base + j] = rstd * dy.scalars[base + j] * weight.scalars[j] - x.scalars[base + j] * coef }
-            }
-        }
-        return Tensor(shape: x.shape, scalars: dx)
+        if let mean = saved.mean { return layerNormBackward(dy, x: x, weight: weight, mean: mean, rstd: saved.rstd) }
+        return rmsNormBackward(dy, x: x, weight: weight, rstd: saved.rstd)
     }
 
     func activationDerivative(_ x: Tensor) -> Tensor {
@@ -63,20 +38,25 @@ extension TransformerModel {
         } else {
             dm = back(dKey * activationDerivative(s.upPre), w.ffnUp, t?.gateUp)
         }
-        var dx1 = dOut + normBackward(dm, x: s.attnMid, weight: w.ffnNorm, saved: s.norm2)
+        // Sequential: m = norm2(x1), so dm flows into x1. Parallel (GPT-J): m = a = norm1(x), so dm joins the
+        // attention's da below, and out = x1 + mlp(a) passes dOut to x1 unchanged.
+        var dx1: Tensor, dmToNorm1: Tensor?
+        if let n2 = s.norm2, let ffnNorm = w.ffnNorm {
+            dx1 = dOut + normBackward(dm, x: s.attnMid, weight: ffnNorm, saved: n2); dmToNorm1 = nil
+        } else {
+            dx1 = dOut; dmToNorm1 = dm
+        }
         // Attention: x1 = x + o·Woᵀ
         let dO = back(dx1, w.attnOutput, t?.attnOutput)                       // [R, H·Dh]
         var (dq, dk, dv) = attentionBackward(dOut: dO, q: s.q, segments: batch.segments, saved: s.attention,
                                              shape: attentionShape)
         if c.positions == .rope {
-            let r = batch.rowCount
-            dq = rope(dq.reshaped([r, c.headCount, c.headDim]), positions: batch.positions, base: c.ropeBase,
-                      convention: .halfSplit, inverse: true).reshaped([r, c.headCount * c.headDim])
-            dk = rope(dk.reshaped([r, c.kvHeadCount, c.headDim]), positions: batch.positions, base: c.ropeBase,
-                      convention: .halfSplit, inverse: true).reshaped([r, c.kvHeadCount * c.headDim])
+            dq = ropeRows(dq, heads: c.headCount, batch: batch, inverse: true)
+            dk = ropeRows(dk, heads: c.kvHeadCount, batch: batch, inverse: true)
         }
-        let da = t.map { $0.qkv.backward(concatenate([dq, dk, dv], axis: 1)) }                       // [R, D]
+        var da = t.map { $0.qkv.backward(concatenate([dq, dk, dv], axis: 1)) }                       // [R, D]
             ?? matmul(dq, w.attnQ) + matmul(dk, w.attnK) + matmul(dv, w.attnV)
+        if let dmToNorm1 { da += dmToNorm1 }
         dx1 += normBackward(da, x: s.input, weight: w.attnNorm, saved: s.norm1)
         return dx1
     }

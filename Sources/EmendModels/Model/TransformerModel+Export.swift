@@ -4,10 +4,9 @@
 //
 // Goals, in order: the untouched bytes of a GGUF stay bit-identical (quantised blocks are copied, never
 // re-encoded); every load-time transform is undone by the same table that applied it; writes are atomic.
-// Names come from the family tables (ModelFamily), and each transform the loader applies is inverted here:
-//   GGUF, Llama/Mistral: llama.cpp's Q/K row permutation   (`unpermuteRopeRows` at load → `permuteRopeRows`)
-//   HF, GPT-2:           Conv1D [in, out] storage           (transposed at load → transposed back)
-//   GPT-2, both formats: the fused q|k|v projection         (split at load → concatenated rows)
+// Names come from the family's tables (Families/), and every load-time step is inverted here, by the same data:
+// fused tensors (GPT-2's q|k|v) are their roles' rows concatenated, then the family's `restore` undoes its
+// `sanitize` (llama.cpp's Q/K row permutation in Llama/Mistral GGUFs, GPT-2's Conv1D [in, out] storage).
 //
 // Shape legend: V vocab, D width, F FFN width, H/Hkv heads, Dh head dim.
 
@@ -98,34 +97,16 @@ extension TransformerModel {
         }
     }
 
-    func family(file: String) throws -> ModelFamily {
-        guard let f = ModelFamily.named(config.architecture) else {
-            throw EmendModelsError.unsupportedArchitecture(file: file, architecture: config.architecture,
-                                                           supported: ModelFamily.supportedNames)
-        }
-        return f
-    }
-
-    /// GGUF: each weight is mapped to its llama.cpp name and storage order, compared with the source's
+    /// GGUF: each stored tensor is rebuilt in its llama.cpp name and storage order, compared with the source's
     /// dequantised values, and written (as `dtype`) only where some value differs.
     func exportGGUF(to url: URL, dtype: ExportDType) throws -> ExportReport {
         guard case .gguf(let sourceURL) = source else {
             throw EmendModelsError.exportNeedsGGUFSource(file: url.path, source: source.map { "\($0.url.path)" } ?? "memory")
         }
         let file = try GGUFFile(url: sourceURL)
-        let family = try family(file: url.path)
-        let permuted = ModelFamily.ggufPermutesQK(config.architecture)
+        let family = try ModelFamily.of(config.architecture, file: url.path)
         var replacing: [String: Tensor] = [:]
-        for (name, role, tensor) in weights.namedTensors(family.ggufNames, layerCount: config.layerCount) {
-            // Undo the loader's un-permutation of Q/K rows (and biases) for llama.cpp's interleaved RoPE.
-            var stored = tensor
-            if permuted {
-                switch role {
-                case .attnQ, .attnQBias: stored = permuteRopeRows(tensor, heads: config.headCount)
-                case .attnK, .attnKBias: stored = permuteRopeRows(tensor, heads: config.kvHeadCount)
-                default: break
-                }
-            }
+        for (name, stored) in storedTensors(family, .gguf) {
             guard let info = file.tensorInfo(name) else {
                 throw EmendModelsError.tensorNotFound(file: sourceURL.path, tensor: name)
             }
@@ -142,18 +123,12 @@ extension TransformerModel {
     /// safetensors: every weight under its HF name and layout, then `config.json`. Files of an earlier
     /// export with the same base name that this one did not write (stale shards or index) are removed.
     func exportSafeTensors(to folder: URL, dtype: ExportDType, maxShardBytes: Int) throws -> ExportReport {
-        let family = try family(file: folder.path)
+        let family = try ModelFamily.of(config.architecture, file: folder.path)
         let configJSON = try config.huggingFaceConfigJSON(file: folder.appendingPathComponent("config.json").path)
         do { try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true) } catch {
             throw EmendModelsError.writeFailed(file: folder.path, reason: fileErrorReason(error))
         }
-        var names = family.hfNames
-        if config.tiedEmbeddings { names[.output] = nil }
-        let tensors = weights.namedTensors(names, layerCount: config.layerCount).map { name, role, t in
-            // GPT-2's Conv1D stores [in, out].
-            let conv1D = family.hfConv1D && [.attnQKV, .attnOutput, .ffnUp, .ffnDown].contains(role)
-            return (name: name, tensor: conv1D ? t.transposed() : t)
-        }
+        let tensors = storedTensors(family, .huggingFace).map { (name: $0.name, tensor: $0.tensor) }
         var files = try SafeTensorsWriter.writeSharded(tensors, dtype: dtype.safeTensorsDType, metadata: ["format": "pt"],
                                                        maxShardBytes: maxShardBytes, to: folder)
         let configURL = folder.appendingPathComponent("config.json")
@@ -176,54 +151,19 @@ extension TransformerModel {
 
 // MARK: - Helpers
 
-extension ModelWeights {
-    /// The weight of `role` in block `layer` (ignored for model-level roles), in Emend's layout ([out, in],
-    /// HF Q/K row order); nil where the model has none. GPT-2's fused roles concatenate Q, K and V by rows:
-    /// attnQKV [3D, D], attnQKVBias [3D].
-    public func tensor(for role: TensorRole, layer l: Int) -> Tensor? {
-        let b = l < blocks.count ? blocks[l] : nil
-        switch role {
-        case .tokenEmbedding: return tokenEmbedding
-        case .positionEmbedding: return positionEmbedding
-        case .outputNorm: return outputNorm
-        case .outputNormBias: return outputNormBias
-        case .output: return output
-        case .attnNorm: return b?.attnNorm
-        case .attnNormBias: return b?.attnNormBias
-        case .attnQ: return b?.attnQ
-        case .attnK: return b?.attnK
-        case .attnV: return b?.attnV
-        case .attnQBias: return b?.attnQBias
-        case .attnKBias: return b?.attnKBias
-        case .attnVBias: return b?.attnVBias
-        case .attnQKV: return b.map { concatenate([$0.attnQ, $0.attnK, $0.attnV], axis: 0) }
-        case .attnQKVBias:
-            guard let b, let q = b.attnQBias, let k = b.attnKBias, let v = b.attnVBias else { return nil }
-            return concatenate([q, k, v], axis: 0)
-        case .attnOutput: return b?.attnOutput
-        case .attnOutputBias: return b?.attnOutputBias
-        case .ffnNorm: return b?.ffnNorm
-        case .ffnNormBias: return b?.ffnNormBias
-        case .ffnGate: return b?.ffnGate
-        case .ffnUp: return b?.ffnUp
-        case .ffnDown: return b?.ffnDown
-        case .ffnGateBias: return b?.ffnGateBias
-        case .ffnUpBias: return b?.ffnUpBias
-        case .ffnDownBias: return b?.ffnDownBias
+extension TransformerModel {
+    /// Every weight as `family` stores it in `format`: (file name, tensor in the file's layout), model-level tensors
+    /// first, then block by block; a fused tensor is its roles' rows concatenated, then `restore`d. Tensors the
+    /// model has none of (a tied head, absent biases) are left out.
+    func storedTensors(_ family: ModelFamily, _ format: WeightFormat) -> [(name: String, tensor: Tensor)] {
+        let all = family.names(format).stored
+        let slots = all.filter { !$0.isPerBlock }.map { ($0, 0) }
+            + (0..<config.layerCount).flatMap { l in all.filter(\.isPerBlock).map { ($0, l) } }
+        return slots.compactMap { stored, l in
+            let parts = stored.roles.compactMap { weights.tensor(for: $0, layer: l) }
+            guard parts.count == stored.roles.count, let first = parts.first else { return nil }
+            let t = parts.count == 1 ? first : concatenate(parts, axis: 0)
+            return (stored.name(layer: l), family.restore(t, stored, format, config))
         }
-    }
-
-    /// Every weight that has a name in `names` (one family's GGUF or HF table), as (file name, role, tensor in
-    /// Emend's layout): embeddings, then block by block, then the output norm and head.
-    public func namedTensors(_ names: [TensorRole: String], layerCount: Int) -> [(name: String, role: TensorRole, tensor: Tensor)] {
-        var out: [(name: String, role: TensorRole, tensor: Tensor)] = []
-        func add(_ role: TensorRole, _ l: Int) {
-            guard let template = names[role], let t = tensor(for: role, layer: l) else { return }
-            out.append((ModelFamily.resolve(template, layer: l), role, t))
-        }
-        add(.tokenEmbedding, 0); add(.positionEmbedding, 0)
-        for l in 0..<layerCount { for role in TensorRole.allCases where role.isPerBlock { add(role, l) } }
-        add(.outputNorm, 0); add(.outputNormBias, 0); add(.output, 0)
-        return out
     }
 }

@@ -10,7 +10,7 @@ public struct BlockSaved: Sendable {
     var q: Tensor                     // [R, H·Dh] after RoPE
     var attention: AttentionSaved
     var attnMid: Tensor               // [R, D]   x + attention output (ffn_inp)
-    var norm2: NormSaved
+    var norm2: NormSaved?             //          sequential blocks only (a parallel block's MLP reads norm1's output)
     var gatePre: Tensor?              // [R, F]   gate projection before the activation (gated MLP)
     var upPre: Tensor                 // [R, F]   up projection (before the activation when not gated)
     var key: Tensor                   // [R, F]   ffn_down input
@@ -107,11 +107,8 @@ extension TransformerModel {
             v = affine(a, w.attnV, nil, w.attnVBias)
         }
         if c.positions == .rope {
-            let r = batch.rowCount
-            q = rope(q.reshaped([r, c.headCount, c.headDim]), positions: batch.positions, base: c.ropeBase,
-                     convention: .halfSplit).reshaped([r, c.headCount * c.headDim])
-            k = rope(k.reshaped([r, c.kvHeadCount, c.headDim]), positions: batch.positions, base: c.ropeBase,
-                     convention: .halfSplit).reshaped([r, c.kvHeadCount * c.headDim])
+            q = ropeRows(q, heads: c.headCount, batch: batch)
+            k = ropeRows(k, heads: c.kvHeadCount, batch: batch)
         }
         let kvw = c.kvHeadCount * c.headDim
         let prefixK = batch.segments.indices.map { caches?[$0].keys[layer] ?? Tensor.zeros([0, kvw]) }
@@ -126,7 +123,10 @@ extension TransformerModel {
             }
         }
         let x1 = x + affine(o, w.attnOutput, f?.attnOutput, w.attnOutputBias)
-        let (m, n2) = normForward(x1, weight: w.ffnNorm, bias: w.ffnNormBias)
+        // The MLP reads the second norm of x1 (sequential), or the attention's own input a (parallel, GPT-J), so
+        // that out = x + attn(a) + mlp(a).
+        var m = a, n2: NormSaved? = nil
+        if c.block == .sequential, let ffnNorm = w.ffnNorm { (m, n2) = normForward(x1, weight: ffnNorm, bias: w.ffnNormBias) }
         var up: Tensor
         var gatePre: Tensor? = nil
         if let f, f.gated {
@@ -157,6 +157,14 @@ extension TransformerModel {
         return (out, saved)
     }
 
+    /// RoPE on the rows of a q or k projection: [R, heads·Dh] → same, by the config's convention and rotated width
+    /// (`inverse`: the backward pass's rotation by −angle).
+    func ropeRows(_ t: Tensor, heads: Int, batch: RowBatch, inverse: Bool = false) -> Tensor {
+        let c = config, r = batch.rowCount
+        return rope(t.reshaped([r, heads, c.headDim]), positions: batch.positions, base: c.ropeBase,
+                    convention: c.ropeConvention, rotaryDims: c.rotaryDim, inverse: inverse).reshaped([r, heads * c.headDim])
+    }
+
     /// Runs blocks `layers` on rows x, updating caches (unless frozen) and hooks.
     public func run(_ x: Tensor, layers: Range<Int>, batch: RowBatch, caches: inout [KVCache]?,
                     hooks: inout ForwardHooks, appendToCache: Bool = true) -> Tensor {
@@ -175,10 +183,11 @@ extension TransformerModel {
         normForward(x, weight: weights.outputNorm, bias: weights.outputNormBias).0
     }
 
-    /// Logits of final hidden rows (after `finalNorm`): [R, D] → [R, V].
+    /// Logits of final hidden rows (after `finalNorm`): [R, D] → [R, V], plus the head's bias where it has one.
     /// - head: a frozen copy of the output head (`frozenHead(precision:)`), or nil for the Float32 weights.
     public func outputLogits(_ normed: Tensor, head: WeightMatrix? = nil) -> Tensor {
-        head?.forward(normed) ?? linear(normed, weights.outputHead)
+        let logits = head?.forward(normed) ?? linear(normed, weights.outputHead)
+        return weights.outputBias.map { logits + $0 } ?? logits
     }
 
     // MARK: - Conveniences
