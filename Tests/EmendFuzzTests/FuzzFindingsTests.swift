@@ -49,14 +49,8 @@ final class FuzzFindingsTests: XCTestCase {
 
     /// store-journal target: a value of the wrong type in a journal column trapped in the SQLite row decoder.
     func testJournalWithWrongColumnTypeIsAnError() throws {
-        let fm = FileManager.default
-        let dir = fm.temporaryDirectory.appendingPathComponent("emend-bad-journal-\(getpid())")
-        defer { try? fm.removeItem(at: dir) }
-        try fm.createDirectory(at: dir, withIntermediateDirectories: true)
-        let base = dir.appendingPathComponent("base.bin")
-        try Data(repeating: 1, count: 64).write(to: base)
-        let storeURL = dir.appendingPathComponent("store")
-        let store = try EditStore.create(at: storeURL, baseModel: base)
+        let (dir, store) = try scratchStore("emend-bad-journal")
+        defer { try? FileManager.default.removeItem(at: dir) }
         let batch = StoreBatch(method: "encore", hyperParameters: "{}",
                                requests: [StoredRequest(request: EditRequest(prompt: "{} is in", subject: "Paris", targetNew: "Spain"))],
                                weights: [EditStore.weightName(layer: 1, role: .ffnDown): Tensor(shape: [2, 2], scalars: [1, 2, 3, 4])])
@@ -73,13 +67,8 @@ final class FuzzFindingsTests: XCTestCase {
     /// store-journal target: a journal whose store_info lacks its unique key (rebuilt by hand, or damaged) and names a
     /// key twice trapped in `Dictionary(uniqueKeysWithValues:)`.
     func testJournalWithDuplicateInfoKeyIsAnError() throws {
-        let fm = FileManager.default
-        let dir = fm.temporaryDirectory.appendingPathComponent("emend-dup-info-\(getpid())")
-        defer { try? fm.removeItem(at: dir) }
-        try fm.createDirectory(at: dir, withIntermediateDirectories: true)
-        let base = dir.appendingPathComponent("base.bin")
-        try Data(repeating: 1, count: 64).write(to: base)
-        let store = try EditStore.create(at: dir.appendingPathComponent("store"), baseModel: base)
+        let (dir, store) = try scratchStore("emend-dup-info")
+        defer { try? FileManager.default.removeItem(at: dir) }
         try store.journal.write { db in
             try db.execute(sql: "CREATE TABLE info_copy AS SELECT * FROM store_info")
             try db.execute(sql: "DROP TABLE store_info")
@@ -89,5 +78,15 @@ final class FuzzFindingsTests: XCTestCase {
         XCTAssertThrowsError(try store.info()) { error in
             XCTAssertTrue("\(error)".contains("checkpoint_every"), "\(error)")
         }
+    }
+
+    /// A new store in a scratch folder, bound to a 64-byte stand-in for a base model.
+    private func scratchStore(_ name: String) throws -> (URL, EditStore) {
+        let fm = FileManager.default
+        let dir = fm.temporaryDirectory.appendingPathComponent("\(name)-\(getpid())")
+        try fm.createDirectory(at: dir, withIntermediateDirectories: true)
+        let base = dir.appendingPathComponent("base.bin")
+        try Data(repeating: 1, count: 64).write(to: base)
+        return (dir, try EditStore.create(at: dir.appendingPathComponent("store"), baseModel: base))
     }
 }
