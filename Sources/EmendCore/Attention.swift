@@ -3,7 +3,9 @@
 //
 // A batch is a list of segments. Segment s owns `count` consecutive rows of q/k/v (its new tokens) and
 // continues a prefix of `prefix` cached keys/values; new row i sits at absolute position prefix + i and
-// may attend to keys 0 ... prefix + i. Sequences of different lengths need no padding.
+// may attend to keys 0 ... prefix + i, or, with a sliding window W (Gemma-3's local layers), to the last W of
+// them: keys prefix + i − W + 1 ... prefix + i (HF and llama.cpp: a key is visible when q_pos − k_pos < W).
+// Sequences of different lengths need no padding.
 //
 // Shapes: R rows (all segments' new tokens), H query heads, Hkv key/value heads (H = g·Hkv),
 // Dh head dim; Tk = prefix + count keys per segment.
@@ -25,15 +27,22 @@ public struct AttentionSegment: Sendable, Equatable {
     }
 }
 
-/// Head counts and scale of an attention call.
+/// Head counts, scale and window of an attention call.
 public struct AttentionShape: Sendable, Equatable {
     public var heads: Int, kvHeads: Int, headDim: Int
     public var scale: Float
-    public init(heads: Int, kvHeads: Int, headDim: Int, scale: Float? = nil) {
+    /// W: a query at position p sees keys p − W + 1 … p; nil sees every earlier key.
+    public var window: Int?
+    public init(heads: Int, kvHeads: Int, headDim: Int, scale: Float? = nil, window: Int? = nil) {
         self.heads = heads; self.kvHeads = kvHeads; self.headDim = headDim
         self.scale = scale ?? 1 / Float(headDim).squareRoot()
+        self.window = window
     }
     var group: Int { heads / kvHeads }
+
+    /// The first key a query sees when it sees keys up to `visible` − 1 (exclusive end `visible`).
+    @inline(__always)
+    func firstVisible(_ visible: Int) -> Int { window.map { max(0, visible - $0) } ?? 0 }
 }
 
 /// What the backward pass needs from the forward pass.
@@ -126,17 +135,18 @@ public func attentionForward(q: Tensor, k: Tensor, v: Tensor, segments: [Attenti
                     let oh = op.base + seg.rowStart * qw + head * dh
                     if isSmall(seg) {
                         for i in 0..<n {
-                            let row = scores + i * tk, visible = seg.prefix + i + 1
-                            for j in 0..<visible { row[j] = shape.scale * dotProduct(qh + i * qw, kp + j * kw + kvh * dh, dh) }
-                            softmaxRow(row, row, visible)
-                            for j in 0..<visible { axpy(row[j], vp + j * kw + kvh * dh, oh + i * qw, dh) }
+                            let row = scores + i * tk, visible = seg.prefix + i + 1, first = shape.firstVisible(visible)
+                            for j in first..<visible { row[j] = shape.scale * dotProduct(qh + i * qw, kp + j * kw + kvh * dh, dh) }
+                            softmaxRow(row + first, row + first, visible - first)
+                            for j in first..<visible { axpy(row[j], vp + j * kw + kvh * dh, oh + i * qw, dh) }
                         }
                     } else {
                         sgemm(transposeA: false, transposeB: true, m: n, n: tk, k: dh, alpha: shape.scale,
                               a: qh, lda: qw, b: kp + kvh * dh, ldb: kw, c: scores, ldc: tk)
                         for i in 0..<n {
-                            let row = scores + i * tk, visible = seg.prefix + i + 1
-                            softmaxRow(row, row, visible)
+                            let row = scores + i * tk, visible = seg.prefix + i + 1, first = shape.firstVisible(visible)
+                            softmaxRow(row + first, row + first, visible - first)
+                            for j in 0..<first { row[j] = 0 }
                             for j in visible..<tk { row[j] = 0 }
                         }
                         sgemm(transposeA: false, transposeB: false, m: n, n: dh, k: tk,
@@ -158,7 +168,7 @@ public func attentionForward(q: Tensor, k: Tensor, v: Tensor, segments: [Attenti
 // MARK: - Backward
 
 /// Gradients of `attentionForward` with respect to q, k and v of the new rows (the prefix is constant).
-/// With S = scale·Q Kᵀ, P = softmax(S) (causal), O = P V:
+/// With S = scale·Q Kᵀ, P = softmax(S) (causal, windowed; P is 0 outside what a query sees), O = P V:
 ///   dP = dO Vᵀ;  dV = Pᵀ dO;  dS = P ⊙ (dP − rowsum(dP ⊙ P));  dQ = scale·dS K;  dK = scale·dSᵀ Q.
 /// - Returns: dq [R, H·Dh], dk, dv [R, Hkv·Dh]
 public func attentionBackward(dOut: Tensor, q: Tensor, segments: [AttentionSegment], saved: AttentionSaved,
@@ -190,13 +200,14 @@ public func attentionBackward(dOut: Tensor, q: Tensor, segments: [AttentionSegme
                     if isSmall(seg) {
                         for i in 0..<n {
                             let prow = p + i * tk, drow = dpp + i * tk, visible = seg.prefix + i + 1
+                            let first = shape.firstVisible(visible)
                             var dot: Float = 0
-                            for j in 0..<visible {
+                            for j in first..<visible {
                                 drow[j] = dotProduct(doh + i * qw, vp + j * kw + kvh * dh, dh)      // dP
                                 dot += prow[j] * drow[j]
                                 axpy(prow[j], doh + i * qw, dvb.baseAddress! + j * kw + kvh * dh, dh)  // dV += P dO
                             }
-                            for j in 0..<visible {
+                            for j in first..<visible {
                                 let ds = prow[j] * (drow[j] - dot) * shape.scale
                                 axpy(ds, kp + j * kw + kvh * dh, dqh + i * qw, dh)                    // dQ += dS K
                                 axpy(ds, qh + i * qw, dkb.baseAddress! + j * kw + kvh * dh, dh)       // dK += dS Q

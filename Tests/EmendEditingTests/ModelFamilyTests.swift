@@ -33,7 +33,8 @@ final class ModelFamilyTests: XCTestCase {
 
     func testEveryBuiltInPresetHasAFamily() throws {
         let families = Set(try ModelFamily.builtIn().map(\.name))
-        XCTAssertEqual(families.count, 5)
+        XCTAssertEqual(families.count, 6)
+        XCTAssertTrue(families.contains("gemma3-270m"))
         for name in EditPreset.builtInNames {
             XCTAssertTrue(families.contains { name.hasPrefix($0 + "-") }, "\(name) has no family in Presets/families/")
         }

@@ -29,11 +29,30 @@ final class TargetSearchTests: XCTestCase {
                 request([23, 24, 9], subjectEnd: 0, target: [25, 26, 27], contexts: ctx)]
     }
 
-    /// dL/dδ from the hand-written backward pass equals central differences of the loss (Float32 products, ε = 1e-2).
+    /// A Gemma-3-style model (QK-norm, post-norms, GeGLU, sliding window 3 on layers 0–2, layer 3 global): the search
+    /// moves the MLP output of its layer before the post-norm.
+    static let gemma: TransformerModel = {
+        var c = ModelConfig.gemma3Style(vocabSize: 29, hiddenSize: 16, intermediateSize: 32, layerCount: 4, headCount: 4,
+                                        kvHeadCount: 2, headDim: 4, maxPositions: 64, slidingWindow: 3)
+        c.globalLayerEvery = 4
+        var w = ModelWeights.random(c, seed: 23, std: 0.25)
+        var rng = SeededGenerator(seed: 24)
+        for l in w.blocks.indices { w.blocks[l].ffnPostNorm = Tensor.randomNormal([16], mean: 1, std: 0.3, using: &rng) }
+        w.tokenEmbedding = w.tokenEmbedding * 2
+        return TransformerModel(config: c, weights: w)
+    }()
+
+    /// dL/dδ from the hand-written backward pass equals central differences of the loss (Float32 products, ε = 1e-2),
+    /// for the Llama-style model (δ on the block output) and the Gemma-style one (δ on the MLP output, before its norm).
     func testPass_GradientMatchesFiniteDifferences() {
+        checkGradient(model)
+        checkGradient(Self.gemma)
+    }
+
+    func checkGradient(_ model: TransformerModel, file: StaticString = #filePath, line: UInt = #line) {
         let search = TargetSearch(model: model, layer: 1, settings: TargetSearchSettings(precision: .float32))
         let prep = search.prepare(prompts())
-        let n = prep.prompts.count, d = Self.config.hiddenSize
+        let n = prep.prompts.count, d = model.config.hiddenSize
         let zero = [Tensor](repeating: Tensor.zeros([d]), count: n)
         let p0 = search.pass(prep, active: Array(0..<n), deltas: zero, klInit: [Tensor?](repeating: nil, count: n)) { _ in [] }
         let klInit: [Tensor?] = p0.map { $0.klLogProbs }
@@ -49,7 +68,8 @@ final class TargetSearchTests: XCTestCase {
                 let lu = search.pass(prep, active: Array(0..<n), deltas: up, klInit: klInit) { _ in [] }[r].loss
                 let ld = search.pass(prep, active: Array(0..<n), deltas: down, klInit: klInit) { _ in [] }[r].loss
                 let fd = (lu - ld) / (2 * eps)
-                XCTAssertEqual(res[r].gradient!.scalars[j], fd, accuracy: 2e-3 + 2e-2 * abs(fd), "request \(r) component \(j)")
+                XCTAssertEqual(res[r].gradient!.scalars[j], fd, accuracy: 2e-3 + 2e-2 * abs(fd),
+                               "\(model.config.architecture) request \(r) component \(j)", file: file, line: line)
             }
         }
     }
@@ -148,6 +168,29 @@ final class TargetSearchTests: XCTestCase {
         for r in 0..<3 {
             let delta = (res.targets[r] - res.initial[r]).norm()
             XCTAssertLessThanOrEqual(delta, 0.1 * res.initial[r].norm() * 1.0001)
+        }
+    }
+
+    /// With an MLP post-norm, the search's z is residual + n(u0 + δ): a block output the down-projection can reach.
+    /// Independent check: the residual comes from a plain forward pass (not the search), and z − residual is n of
+    /// the MLP output that `mlpOutputs` finds for it, which holds only for branch values n can produce.
+    func testRun_PostNormTargetsAreReachable() {
+        let m = Self.gemma, layer = 1
+        let s = TargetSearch(model: m, layer: layer, settings: TargetSearchSettings(maxSteps: 6, learningRate: 0.5, precision: .float32))
+        let ps = prompts()
+        let res = s.run(ps)
+        var hooks = ForwardHooks(captureMLPOutputs: [layer])
+        var none: [KVCache]? = nil
+        let plain = ps.map { Array($0.rewrite[0][...$0.rewriteLookup[0]]) }
+        let batch = RowBatch(plain)
+        _ = m.run(m.embed(batch), layers: 0..<(layer + 1), batch: batch, caches: &none, hooks: &hooks)
+        let last = plain.indices.map { batch.row($0, plain[$0].count - 1) }
+        let residual = hooks.mlpOutputs[layer]!.residual.gatherRows(last), u0 = hooks.mlpOutputs[layer]!.output.gatherRows(last)
+        for r in 0..<3 {
+            XCTAssertGreaterThan((res.targets[r] - res.initial[r]).norm(), 1e-3, "the search moved request \(r)")
+            let branch = res.targets.rows(r..<(r + 1)) - residual.rows(r..<(r + 1))
+            let u = m.mlpOutputs(layer, reaching: branch, from: u0.rows(r..<(r + 1)))
+            XCTAssertLessThan((m.mlpBranch(layer, u) - branch).maxAbs(), 1e-4 * max(1, branch.maxAbs()), "request \(r)")
         }
     }
 }

@@ -32,7 +32,7 @@ struct NaiveDecoder64 {
 
     func norm(_ x: Vec, _ weight: Tensor, _ bias: Tensor?) -> Vec {
         let d = Double(x.count), eps = Double(c.normEps)
-        switch c.norm {
+        switch weight.count == x.count ? c.norm : .rms {
         case .rms:
             let ms = x.map { $0 * $0 }.reduce(0, +) / d
             let r = 1 / (ms + eps).squareRoot()
@@ -60,11 +60,14 @@ struct NaiveDecoder64 {
 
     /// RoPE on one head vector at position p, on its first Dr dims: rotate_half pairs (i, i + Dr/2), or GPT-J's
     /// rotate_every_two pairs (2i, 2i+1).
-    func rope(_ v: Vec, _ p: Int) -> Vec {
+    /// Gemma-3: sliding-window layers (all but every `globalLayerEvery`-th) use `slidingRopeBase`.
+    func rope(_ v: Vec, _ p: Int, layer: Int) -> Vec {
         let dr = c.rotaryDim ?? v.count, half = dr / 2
+        let sliding = c.slidingWindow != nil && (layer + 1) % c.globalLayerEvery != 0
+        let base = Double(sliding ? (c.slidingRopeBase ?? c.ropeBase) : c.ropeBase)
         var out = v
         for i in 0..<half {
-            let theta = Double(p) * pow(Double(c.ropeBase), -Double(2 * i) / Double(dr))
+            let theta = Double(p) * pow(base, -Double(2 * i) / Double(dr))
             let (a, b) = c.ropeConvention == .interleaved ? (2 * i, 2 * i + 1) : (i, i + half)
             out[a] = v[a] * cos(theta) - v[b] * sin(theta)
             out[b] = v[b] * cos(theta) + v[a] * sin(theta)
@@ -74,11 +77,15 @@ struct NaiveDecoder64 {
 
     /// Hidden states after every block, for one sequence: [L+1][T][D] (index 0 = embeddings).
     /// `delta`: (layer, position, vector) added to that block's output.
+    /// Gemma-3 (written from its description, not from Emend's forward): embeddings × √D; RMSNorm on each q/k head
+    /// before RoPE; a norm on the attention's and on the MLP's output before the residual; keys visible to a query at
+    /// t only when t − j < W on sliding-window layers; logits scaled by 1/√query_pre_attn_scalar.
     func hiddenStates(_ ids: [Int], delta: (layer: Int, pos: Int, v: Vec)? = nil) -> [[Vec]] {
         let d = c.hiddenSize, dh = c.headDim, g = c.groupSize
         var x: [Vec] = ids.enumerated().map { (t, id) in
             var e = (0..<d).map { Double(w.tokenEmbedding.scalars[id * d + $0]) }
             if let pe = w.positionEmbedding { for j in 0..<d { e[j] += Double(pe.scalars[t * d + j]) } }
+            if c.scaleEmbeddings { e = e.map { $0 * Double(d).squareRoot() } }
             return e
         }
         var all = [x]
@@ -86,29 +93,39 @@ struct NaiveDecoder64 {
             let a = x.map { norm($0, b.attnNorm, b.attnNormBias) }
             var qs = a.map { lin($0, b.attnQ, b.attnQBias) }, ks = a.map { lin($0, b.attnK, b.attnKBias) }
             let vs = a.map { lin($0, b.attnV, b.attnVBias) }
-            if c.positions == .rope {
+            func head(_ v: Vec, _ h: Int) -> Vec { Array(v[(h * dh)..<((h + 1) * dh)]) }
+            if let qn = b.attnQNorm, let kn = b.attnKNorm {
                 for t in ids.indices {
-                    for h in 0..<c.headCount { qs[t].replaceSubrange((h * dh)..<((h + 1) * dh), with: rope(Array(qs[t][(h * dh)..<((h + 1) * dh)]), t)) }
-                    for h in 0..<c.kvHeadCount { ks[t].replaceSubrange((h * dh)..<((h + 1) * dh), with: rope(Array(ks[t][(h * dh)..<((h + 1) * dh)]), t)) }
+                    for h in 0..<c.headCount { qs[t].replaceSubrange((h * dh)..<((h + 1) * dh), with: norm(head(qs[t], h), qn, nil)) }
+                    for h in 0..<c.kvHeadCount { ks[t].replaceSubrange((h * dh)..<((h + 1) * dh), with: norm(head(ks[t], h), kn, nil)) }
                 }
             }
+            if c.positions == .rope {
+                for t in ids.indices {
+                    for h in 0..<c.headCount { qs[t].replaceSubrange((h * dh)..<((h + 1) * dh), with: rope(head(qs[t], h), t, layer: l)) }
+                    for h in 0..<c.kvHeadCount { ks[t].replaceSubrange((h * dh)..<((h + 1) * dh), with: rope(head(ks[t], h), t, layer: l)) }
+                }
+            }
+            let window = (c.slidingWindow != nil && (l + 1) % c.globalLayerEvery != 0) ? c.slidingWindow! : Int.max
+            let scale = 1 / Double(c.queryPreAttentionScalar ?? Float(dh)).squareRoot()
             var x1 = x
             for t in ids.indices {
                 var o = Vec(repeating: 0, count: c.headCount * dh)
                 for h in 0..<c.headCount {
                     let kv = h / g
-                    var s = Vec(repeating: 0, count: t + 1)
-                    for j in 0...t {
+                    var s = Vec(repeating: -Double.infinity, count: t + 1)
+                    for j in 0...t where t - j < window {
                         var dot = 0.0
                         for e in 0..<dh { dot += qs[t][h * dh + e] * ks[j][kv * dh + e] }
-                        s[j] = dot / Double(dh).squareRoot()
+                        s[j] = dot * scale
                     }
                     let m = s.max()!
                     s = s.map { exp($0 - m) }
                     let z = s.reduce(0, +)
                     for j in 0...t { for e in 0..<dh { o[h * dh + e] += s[j] / z * vs[j][kv * dh + e] } }
                 }
-                let proj = lin(o, b.attnOutput, b.attnOutputBias)
+                var proj = lin(o, b.attnOutput, b.attnOutputBias)
+                if let pn = b.attnPostNorm { proj = norm(proj, pn, nil) }
                 for j in 0..<d { x1[t][j] += proj[j] }
             }
             var x2 = x1
@@ -123,7 +140,8 @@ struct NaiveDecoder64 {
                 } else {
                     key = up.map(act)
                 }
-                let down = lin(key, b.ffnDown, b.ffnDownBias)
+                var down = lin(key, b.ffnDown, b.ffnDownBias)
+                if let pn = b.ffnPostNorm { down = norm(down, pn, nil) }
                 for j in 0..<d { x2[t][j] += down[j] }
             }
             if let dl = delta, dl.layer == l { for j in 0..<d { x2[dl.pos][j] += dl.v[j] } }

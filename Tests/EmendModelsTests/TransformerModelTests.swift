@@ -2,7 +2,7 @@ import XCTest
 import EmendCore
 @testable import EmendModels
 
-/// Small random models, Llama-style, GPT-2-style and GPT-J-style, checked against the plain-loop Float64 reference.
+/// Small random models, Llama-, GPT-2-, GPT-J- and Gemma-3-style, checked against the plain-loop Float64 reference.
 final class TransformerModelTests: XCTestCase {
     static let llama = ModelConfig.llamaStyle(vocabSize: 23, hiddenSize: 16, intermediateSize: 24, layerCount: 3,
                                               headCount: 4, kvHeadCount: 2, maxPositions: 64, ropeBase: 10_000)
@@ -10,15 +10,33 @@ final class TransformerModelTests: XCTestCase {
     /// Parallel block, RoPE on 4 of each head's 8 dims (interleaved), biased head.
     static let gptj = ModelConfig.gptjStyle(vocabSize: 21, hiddenSize: 16, layerCount: 3, headCount: 2, rotaryDim: 4,
                                             maxPositions: 32)
+    /// Gemma-3-style: QK-norm, post-norms, GeGLU, √D embedding scale, a sliding window of 3 on layers 0 and 2
+    /// (layer 1 global, with another RoPE base), 1/√s logits scale with s ≠ Dh. Seven tokens reach past the window.
+    static let gemma: ModelConfig = {
+        var c = ModelConfig.gemma3Style(vocabSize: 25, hiddenSize: 16, intermediateSize: 24, layerCount: 3, headCount: 4,
+                                        kvHeadCount: 2, headDim: 8, maxPositions: 64, normEps: 1e-6, ropeBase: 1_000, slidingWindow: 3)
+        c.globalLayerEvery = 2
+        c.slidingRopeBase = 50
+        c.queryPreAttentionScalar = 6
+        return c
+    }()
     static let ids = [3, 7, 1, 0, 15, 9, 2]
 
     func model(_ c: ModelConfig, seed: UInt64 = 7) -> TransformerModel {
-        TransformerModel(config: c, weights: .random(c, seed: seed, std: 0.3))
+        var w = ModelWeights.random(c, seed: seed, std: 0.3)
+        // Norm weights away from 1, so that a norm applied with the wrong weight (or not at all) shows.
+        var rng = SeededGenerator(seed: seed + 1)
+        for l in w.blocks.indices {
+            for role in [TensorRole.attnQNorm, .attnKNorm, .attnPostNorm, .ffnPostNorm] {
+                if let t = w.tensor(for: role, layer: l) { w.setTensor(Tensor.randomNormal(t.shape, mean: 1, std: 0.3, using: &rng), for: role, layer: l) }
+            }
+        }
+        return TransformerModel(config: c, weights: w)
     }
 
     /// Forward logits of every block style equal the Float64 plain-loop reference (NaiveDecoder64).
     func testForward_MatchesNaiveFloat64() {
-        for c in [Self.llama, Self.gpt2, Self.gptj] {
+        for c in [Self.llama, Self.gpt2, Self.gptj, Self.gemma] {
             let m = model(c)
             let got = m.logits([Self.ids])[0]
             let want = NaiveDecoder64(c: c, w: m.weights).logits(Self.ids)
@@ -44,7 +62,7 @@ final class TransformerModelTests: XCTestCase {
 
     /// Generation with the KV cache equals greedy decoding by full recomputation at every step.
     func testGenerate_KVCacheEqualsFullRecompute() {
-        for c in [Self.llama, Self.gpt2, Self.gptj] {
+        for c in [Self.llama, Self.gpt2, Self.gptj, Self.gemma] {
             let m = model(c, seed: 11)
             let prompt = [1, 4, 2]
             let cached = m.generate([prompt], maxTokens: 8)[0]
@@ -59,7 +77,7 @@ final class TransformerModelTests: XCTestCase {
 
     /// Running blocks l+1…L from cached block-l outputs and a cached prefix equals the full forward.
     func testRunFromLayer_PrefixCacheEqualsFullForward() {
-        for config in [Self.llama, Self.gptj] {
+        for config in [Self.llama, Self.gptj, Self.gemma] {
             let m = model(config)
             let c = m.config
             let ids = Self.ids, split = 3, layer = 1
@@ -87,7 +105,7 @@ final class TransformerModelTests: XCTestCase {
 
     /// blockBackward + outputBackward give dNLL/dδ matching central differences on the Float64 reference.
     func testBackward_DeltaGradientMatchesFiniteDifferences() {
-        for c in [Self.llama, Self.gpt2, Self.gptj] {
+        for c in [Self.llama, Self.gpt2, Self.gptj, Self.gemma] {
             let m = model(c, seed: 5)
             let ids = Self.ids, layer = 0, pos = 2
             let batch = RowBatch([ids])

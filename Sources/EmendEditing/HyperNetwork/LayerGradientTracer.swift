@@ -1,6 +1,7 @@
 // One forward + backward pass of the language model over a mini-batch of labelled sequences, recording for each
 // edited layer the down-projection input ("key" u, [R, F]) and the gradient of the loss with respect to that
-// projection's output (δ, [R, Dm]; the block output adds it, so it is the gradient at the block output).
+// projection's output (δ, [R, Dm]; the block output adds it, so it is the gradient at the block output, taken
+// back through the MLP post-norm where the block has one).
 // Used three ways (spec §4.2, §4.5): caching (u, δ) of edit tuples, and the meta-gradient G = Σ_rows uᵀ·δ of the
 // paraphrase and locality losses with respect to the edited matrices. Only one mini-batch's graph is alive.
 //
@@ -83,7 +84,8 @@ extension TransformerModel {
         var grads: [Int: Tensor] = [:]
         let wanted = Set(layers)
         for l in (first..<config.layerCount).reversed() {
-            if wanted.contains(l) { grads[l] = g }
+            // The down-projection's output reaches the block output through the MLP post-norm where there is one.
+            if wanted.contains(l) { grads[l] = mlpOutputGradient(l, dOut: g, saved: saves[l - first]) }
             if l > first { g = blockBackward(l, dOut: g, saved: saves[l - first], batch: batch) }
         }
         return LayerTrace(loss: value, keys: hooks.keys, valueGradients: grads, labelledRows: rows)

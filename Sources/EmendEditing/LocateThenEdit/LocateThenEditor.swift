@@ -4,7 +4,9 @@
 //  1. prompts: context templates × request prompt, tokenized (PromptBuilder)
 //  2. target search at the last edited layer → z per request (TargetSearch)
 //  3. for each edited layer l, ascending: keys K (MLP down-projection input at the subject's last token,
-//     ½ plain prompt + ½ mean of the prefixed prompts), residual R = (z − current output) / (layers left)
+//     ½ plain prompt + ½ mean of the prefixed prompts), residual R = (z − current output) / (layers left);
+//     where block l has an MLP post-norm (Gemma), R becomes the change of the MLP output u whose normed branch
+//     moves by R (`mlpOutputs(_:reaching:from:)`), since ΔW·K changes u, not the block output
 //  4. ΔW = rule.solve(K, R, C0, state) in Float64; W += ΔW before the next layer; state Kp Kpᵀ += K Kᵀ
 // A batch is all-or-nothing: requests are validated before anything runs, and a non-finite ΔW restores every
 // layer already changed in this batch before the error is thrown.
@@ -172,6 +174,7 @@ public struct LocateThenEditor: Sendable {
         do {
             for (i, l) in layers.enumerated() {
                 var hooks = ForwardHooks(captureKeys: [l])
+                if model.hasMLPPostNorm(l) { hooks.captureMLPOutputs = [l] }
                 let atL = model.run(input, layers: start..<l, batch: kp.batch, caches: &none, hooks: &hooks)
                 let afterL = model.run(atL, layers: l..<(l + 1), batch: kp.batch, caches: &none, hooks: &hooks)
                 let k = averagedKeys(hooks.keys[l]!, kp)                                        // [N, F]
@@ -179,7 +182,12 @@ public struct LocateThenEditor: Sendable {
                 let plainOut = model.run(afterL.gatherRows(kp.plainRows), layers: (l + 1)..<(zLayer + 1), batch: kp.plain,
                                          caches: &none, hooks: &hooks)
                 let cur = plainOut.gatherRows(kp.plainLookup)                                   // [N, D]
-                let residual = (found.targets - cur) * (1 / Float(layers.count - i))           // [N, D]
+                var residual = (found.targets - cur) * (1 / Float(layers.count - i))           // [N, D]
+                if let m = hooks.mlpOutputs[l] {
+                    let u = m.output.gatherRows(kp.plainRows).gatherRows(kp.plainLookup)       // [N, D]
+                    let near = l == zLayer ? found.mlpTargets : nil
+                    residual = model.mlpOutputs(l, reaching: model.mlpBranch(l, u) + residual, from: u, scaleNear: near) - u
+                }
                 let kT = try Matrix64(k.transposed()), rT = try Matrix64(residual.transposed())  // [F, N], [D, N]
                 guard kT.isFinite, rT.isFinite else { throw EmendEditingError.nonFiniteUpdate(layer: l, what: "keys or residuals") }
                 let dw = try preset.rule.solve(keys: kT, residuals: rT, c0: statistics[l]!, state: states[l]!, projector: projectors[l])

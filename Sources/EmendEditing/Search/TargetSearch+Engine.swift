@@ -41,8 +41,14 @@ public struct TargetSearch: Sendable {
         let caches: [KVCache]
         /// Block-`layer` outputs of every sequence's suffix rows: [n_s, D] each.
         let base: [Tensor]
-        /// h0 per request: [N, D]
+        /// Where δ starts, per request: h0, the block-`layer` output, or, where that block has an MLP post-norm
+        /// (Gemma), u0, its MLP output before the norm (see `post`): [N, D]
         public let initial: Tensor
+        /// h0 per request (the block-`layer` output at δ = 0): [N, D]
+        public let initialOutput: Tensor
+        /// With an MLP post-norm at `layer`: δ moves the MLP output u, so a sequence's first row is
+        /// residual + n(u + δ) rather than h0 + δ. Per sequence, that row's residual (`ffn_inp`) and u: [S, D] each.
+        let post: (residual: Tensor, output: Tensor)?
         /// The matrices of blocks layer+1 … L−1 at the search's compute precision.
         let frozen: [FrozenBlock]
         /// The output head at the search's compute precision.
@@ -75,12 +81,20 @@ public struct TargetSearch: Sendable {
         let pre = RowBatch(prefixes)
         _ = model.run(model.embed(pre), layers: 0..<c.layerCount, batch: pre, caches: &caches, hooks: &hooks)
         let suf = RowBatch(suffixes, prefixes: lookups)
+        let postNorm = model.hasMLPPostNorm(layer)
+        if postNorm { hooks.captureMLPOutputs = [layer] }
         let h = model.run(model.embed(suf), layers: 0..<(layer + 1), batch: suf, caches: &caches, hooks: &hooks,
                           appendToCache: false)
         let base = suffixes.indices.map { h.rows(suf.rows(of: $0)) }
-        let initial = stack(first.map { base[$0].rows(0..<1).reshaped([c.hiddenSize]) })
+        let initialOutput = stack(first.map { base[$0].rows(0..<1).reshaped([c.hiddenSize]) })
+        var post: (residual: Tensor, output: Tensor)? = nil
+        if postNorm, let m = hooks.mlpOutputs[layer] {
+            let firstRows = suffixes.indices.map { suf.segments[$0].rowStart }
+            post = (m.residual.gatherRows(firstRows), m.output.gatherRows(firstRows))
+        }
+        let initial = post.map { p in p.output.gatherRows(first) } ?? initialOutput
         return Prepared(prompts: prompts, suffixes: suffixes, lookups: lookups, firstSequence: first,
-                        caches: caches!, base: base, initial: initial,
+                        caches: caches!, base: base, initial: initial, initialOutput: initialOutput, post: post,
                         frozen: ((layer + 1)..<c.layerCount).map { model.frozenBlock($0, precision: settings.precision) },
                         head: model.frozenHead(precision: settings.precision))
     }
@@ -114,9 +128,24 @@ public struct TargetSearch: Sendable {
         let batch = RowBatch(seqs.map { prep.suffixes[$0] }, prefixes: seqs.map { prep.lookups[$0] })
         var caches: [KVCache]? = seqs.map { prep.caches[$0] }
         var x = concatenate(seqs.map { prep.base[$0] }, axis: 0)
-        for (ai, r) in active.enumerated() {
-            let rows = (0..<prep.sequenceCount(r)).map { batch.segments[firstSeg[ai] + $0].rowStart }
-            x = x.addingVector(deltas[ai], toRows: rows)
+        // Each sequence's first row with δ: h0 + δ, or residual + n(u + δ) through the MLP post-norm.
+        let firstRowsOfSeqs = seqs.indices.map { batch.segments[$0].rowStart }
+        var movedOutputs: Tensor? = nil                                         // u + δ per sequence: [S, D]
+        if let post = prep.post {
+            var moved = post.output.gatherRows(seqs)
+            for (ai, r) in active.enumerated() {
+                moved = moved.addingVector(deltas[ai], toRows: Array(firstSeg[ai]..<(firstSeg[ai] + prep.sequenceCount(r))))
+            }
+            let rows = post.residual.gatherRows(seqs) + model.mlpBranch(layer, moved)
+            for (i, row) in firstRowsOfSeqs.enumerated() {
+                x.scalars.replaceSubrange((row * d)..<((row + 1) * d), with: rows.scalars[(i * d)..<((i + 1) * d)])
+            }
+            movedOutputs = moved
+        } else {
+            for (ai, r) in active.enumerated() {
+                let rows = (0..<prep.sequenceCount(r)).map { batch.segments[firstSeg[ai] + $0].rowStart }
+                x = x.addingVector(deltas[ai], toRows: rows)
+            }
         }
         // Blocks layer+1 … L−1 over the suffix rows, saving for the backward pass.
         var hooks = ForwardHooks()
@@ -223,11 +252,14 @@ public struct TargetSearch: Sendable {
         for (i, l) in ((layer + 1)..<c.layerCount).enumerated().reversed() {
             g = model.blockBackward(l, dOut: g, saved: saves[i], batch: batch, frozen: prep.frozen[i])
         }
+        // dL/d(first rows), then through the post-norm to dL/du where there is one (all sequences at once).
+        var firstGrads = g.gatherRows(firstRowsOfSeqs)                          // [S, D]
+        if let moved = movedOutputs { firstGrads = model.mlpBranchBackward(layer, moved, dBranch: firstGrads) }
         for (ai, r) in active.enumerated() where chosen.contains(ai) {
             var grad = Tensor.zeros([d])
             for s in 0..<prep.sequenceCount(r) {
-                let row = batch.segments[firstSeg[ai] + s].rowStart
-                grad += g.rows(row..<(row + 1)).reshaped([d])
+                let row = firstSeg[ai] + s
+                grad += firstGrads.rows(row..<(row + 1)).reshaped([d])
             }
             // d/dδ of weightDecay·‖δ‖/‖h0‖² (0 at δ = 0, as PyTorch's norm backward).
             let dn = deltas[ai].norm(), h0 = prep.initial[r].norm()
@@ -245,6 +277,7 @@ public struct TargetSearch: Sendable {
         guard prompts.count > size else { return run(prepare(prompts)) }
         let parts = stride(from: 0, to: prompts.count, by: size).map { run(prepare(Array(prompts[$0..<min($0 + size, prompts.count)]))) }
         return TargetSearchResult(targets: concatenate(parts.map(\.targets), axis: 0), initial: concatenate(parts.map(\.initial), axis: 0),
+                                  mlpTargets: parts[0].mlpTargets == nil ? nil : concatenate(parts.compactMap(\.mlpTargets), axis: 0),
                                   steps: parts.flatMap(\.steps), forwardPasses: parts.flatMap(\.forwardPasses),
                                   losses: parts.flatMap(\.losses), mostProbableTrace: parts.flatMap(\.mostProbableTrace),
                                   matmulFLOPs: parts.reduce(0) { $0 + $1.matmulFLOPs })
@@ -297,8 +330,14 @@ public struct TargetSearch: Sendable {
             active = next
             progress?(TargetSearchProgress(step: it + 1, maxSteps: settings.maxSteps, active: next.count, requests: n))
         }
-        let targets = stack((0..<n).map { prep.initial[$0] + deltas[$0] })
-        return TargetSearchResult(targets: targets, initial: prep.initial, steps: steps, forwardPasses: passes,
+        var targets = stack((0..<n).map { prep.initial[$0] + deltas[$0] })
+        var mlpTargets: Tensor? = nil
+        if let post = prep.post {
+            // z = residual + n(u0 + δ) at each request's plain prompt.
+            mlpTargets = targets
+            targets = post.residual.gatherRows(prep.firstSequence) + model.mlpBranch(layer, targets)
+        }
+        return TargetSearchResult(targets: targets, initial: prep.initialOutput, mlpTargets: mlpTargets, steps: steps, forwardPasses: passes,
                                   losses: losses, mostProbableTrace: trace, matmulFLOPs: flops)
     }
 

@@ -8,6 +8,9 @@
 //   NLL = mean over the rewrite prompts of the mean target-token NLL
 //   KL  = KL(p_δ ‖ p_0) of the next-token distribution at the subject's last token of "{subject} is a"
 //   h0  = the block-`layer` output at the subject's last token of the plain prompt (δ = 0)
+// Where block `layer` passes its MLP output through a post-norm (Gemma), δ is added to that MLP output u before the
+// norm instead (the row becomes residual + n(u0 + δ)), h0 reads u0 in the two terms above, and z is the block
+// output that results: the update rules write u's change, so the search looks only where they can reach.
 // Loop: forward → losses → stopping rule → (loss < 5e-2: stop) → (last iteration: stop) → backward → Adam →
 // clamp ‖δ‖ ≤ clampNormFactor·‖h0‖. The last iteration never steps; the weight-decay term is the norm, not the
 // squared norm (a MEMIT quirk every descendant inherits).
@@ -126,6 +129,8 @@ public struct TargetSearchResult: Sendable {
     public var targets: Tensor
     /// h0 per request: [N, D]
     public var initial: Tensor
+    /// Where block `layer` has an MLP post-norm: u0 + δ per request, the MLP output the search tried: [N, D]
+    public var mlpTargets: Tensor? = nil
     /// Gradient steps taken per request.
     public var steps: [Int]
     /// Forward passes per request.

@@ -4,6 +4,8 @@
 //   GPT-2-style: LayerNorm, learned positions, GELU MLP, biases everywhere.
 //   GPT-J-style: one LayerNorm feeding attention and MLP in parallel, RoPE on the first `rotaryDim` dims of each
 //                head in interleaved pairs, GELU MLP with biases, untied output head with a bias.
+//   Gemma-3-style: the Llama block plus QK-norm, a norm after attention and after the MLP ("sandwich"), GeGLU,
+//                embeddings scaled by √D, and sliding-window attention with its own RoPE base on 5 of 6 layers.
 // Each family's file has its factory (`llamaStyle`, `gpt2Style`, `gptjStyle`).
 //
 // Shape legend: D width, F FFN width, V vocab, L layers, H heads, Hkv key/value heads, Dh head dim.
@@ -55,9 +57,30 @@ public struct ModelConfig: Codable, Sendable, Equatable {
     public var rotaryDim: Int? = nil
     /// The output head has a bias [V] (GPT-J's `lm_head.bias`).
     public var outputBias: Bool = false
+    /// RMSNorm over each query and key head (weights [Dh]) before RoPE (Gemma-3's `q_norm`, `k_norm`).
+    public var qkNorm: Bool = false
+    /// A norm on the attention's output and one on the MLP's output before each joins the residual stream
+    /// (Gemma's `post_attention_layernorm`, `post_feedforward_layernorm`): x1 = x + n(attn), out = x1 + n′(mlp).
+    public var postNorms: Bool = false
+    /// The token embeddings are multiplied by √D before the first block (Gemma); the tied head reads them unscaled.
+    public var scaleEmbeddings: Bool = false
+    /// W, the sliding window of the local attention layers (Gemma-3: 512); nil: every layer attends globally.
+    public var slidingWindow: Int? = nil
+    /// With a sliding window, every `globalLayerEvery`-th layer (layers k·n − 1) attends globally (Gemma-3: 6).
+    public var globalLayerEvery: Int = 1
+    /// The RoPE base of the sliding-window layers (Gemma-3: 10,000); `ropeBase` is the global layers'.
+    public var slidingRopeBase: Float? = nil
+    /// The attention logits are scaled by 1/√s (Gemma's `query_pre_attn_scalar`); nil: s = Dh.
+    public var queryPreAttentionScalar: Float? = nil
 
-    /// Attention logits scale 1/√Dh.
-    public var attentionScale: Float { 1 / Float(headDim).squareRoot() }
+    /// Attention logits scale 1/√Dh (1/√s with Gemma's `query_pre_attn_scalar` s).
+    public var attentionScale: Float { 1 / (queryPreAttentionScalar ?? Float(headDim)).squareRoot() }
+    /// Whether layer `l` attends through the sliding window.
+    public func isSliding(_ l: Int) -> Bool { slidingWindow != nil && (l + 1) % max(globalLayerEvery, 1) != 0 }
+    /// The attention window of layer `l` (nil: global).
+    public func window(_ l: Int) -> Int? { isSliding(l) ? slidingWindow : nil }
+    /// The RoPE base of layer `l`.
+    public func ropeBase(_ l: Int) -> Float { isSliding(l) ? (slidingRopeBase ?? ropeBase) : ropeBase }
     /// Query heads served by each key/value head.
     public var groupSize: Int { headCount / kvHeadCount }
 
@@ -77,5 +100,10 @@ public struct ModelConfig: Codable, Sendable, Equatable {
             try fail("rotary dim", "an even number from 2 to the head dim \(headDim)", dr)
         }
         if !(normEps > 0) { try fail("norm epsilon", "a positive number", normEps) }
+        if let w = slidingWindow, w <= 0 { try fail("sliding window", "a positive number of positions", w) }
+        if globalLayerEvery <= 0 { try fail("sliding window pattern", "a positive layer period", globalLayerEvery) }
+        if let s = queryPreAttentionScalar, !(s > 0) { try fail("query_pre_attn_scalar", "a positive number", s) }
+        if let b = slidingRopeBase, !(b > 0) { try fail("sliding RoPE base", "a positive number", b) }
+        if !(ropeBase > 0) && positions == .rope { try fail("RoPE base", "a positive number", ropeBase) }
     }
 }

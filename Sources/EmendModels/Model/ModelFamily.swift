@@ -26,6 +26,8 @@ public enum TensorRole: String, CaseIterable, Sendable {
     case attnOutput, attnOutputBias
     case ffnNorm, ffnNormBias
     case ffnGate, ffnUp, ffnDown, ffnGateBias, ffnUpBias, ffnDownBias
+    // Gemma-3: QK-norm and the norms after attention and after the MLP
+    case attnQNorm, attnKNorm, attnPostNorm, ffnPostNorm
 
     public var isPerBlock: Bool {
         switch self {
@@ -139,9 +141,9 @@ public struct ModelFamily: Sendable {
 
 extension ModelFamily {
     /// Every family Emend reads and writes. Adding one: its file in Families/ and its entry here.
-    public static let registered: [ModelFamily] = [.llama, .gpt2, .gptj]
+    public static let registered: [ModelFamily] = [.llama, .gpt2, .gptj, .gemma3]
 
-    /// Every architecture name, in registry order ("llama", "mistral", "qwen2", "gpt2", "gptj").
+    /// Every architecture name, in registry order ("llama", "mistral", "qwen2", "gpt2", "gptj", "gemma3").
     public static let supportedNames: [String] = registered.flatMap { $0.architectures.map(\.name) }
 
     /// The family serving `architecture` (a `ModelConfig.architecture` or GGUF `general.architecture`).

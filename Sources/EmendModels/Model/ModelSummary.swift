@@ -100,9 +100,17 @@ extension ModelSummary {
         var out = ["file:          \(path)", "format:        \(format)"]
         if let name { out.append("name:          \(name)") }
         let rope = (c.ropeConvention == .interleaved ? "interleaved, " : "") + (c.rotaryDim.map { "\($0) of \(c.headDim) dims, " } ?? "")
-        let positions = c.positions == .learned ? "learned positions" : "RoPE (\(rope)base \(Self.number(c.ropeBase)))"
+        let local = c.slidingRopeBase.map { " global, \(Self.number($0)) local" } ?? ""
+        let positions = c.positions == .learned ? "learned positions" : "RoPE (\(rope)base \(Self.number(c.ropeBase))\(local))"
+        var features: [String] = []
+        if let w = c.slidingWindow {
+            features.append("sliding window \(w) on \((0..<c.layerCount).filter(c.isSliding).count) of \(c.layerCount) layers")
+        }
+        if c.qkNorm { features.append("QK-norm") }
+        if c.postNorms { features.append("post-norms") }
+        if c.scaleEmbeddings { features.append("embeddings ×√D") }
         let block = "\(c.norm == .rms ? "RMSNorm" : "LayerNorm"), \(positions), \(c.block == .parallel ? "parallel attention and " : "")"
-            + "\(c.gatedMLP ? "gated " : "")\(c.activation.rawValue) MLP"
+            + "\(c.gatedMLP ? "gated " : "")\(c.activation.rawValue) MLP" + features.map { ", " + $0 }.joined()
         out += [
             "architecture:  \(c.architecture) (\(block))",
             "parameters:    \(Self.grouped(parameterCount)) (\(Self.millions(parameterCount)))",

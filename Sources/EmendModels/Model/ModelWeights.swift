@@ -28,6 +28,10 @@ public struct BlockWeights: Sendable {
     /// The MLP down-projection: the matrix the locate-then-edit editors change. Its input is the "key".
     public var ffnDown: Tensor           // [D, F]
     public var ffnDownBias: Tensor?      // [D]
+    public var attnQNorm: Tensor? = nil      // [Dh]   (QK-norm, shared by every query head)
+    public var attnKNorm: Tensor? = nil      // [Dh]
+    public var attnPostNorm: Tensor? = nil   // [D]    (post-norms: on the attention output before the residual)
+    public var ffnPostNorm: Tensor? = nil    // [D]    (on the MLP output before the residual)
 }
 
 /// All weights of a decoder.
@@ -84,6 +88,10 @@ extension TensorRole {
         case .ffnUpBias: return .blockOptional(\.ffnUpBias)
         case .ffnDown: return .block(\.ffnDown)
         case .ffnDownBias: return .blockOptional(\.ffnDownBias)
+        case .attnQNorm: return .blockOptional(\.attnQNorm)
+        case .attnKNorm: return .blockOptional(\.attnKNorm)
+        case .attnPostNorm: return .blockOptional(\.attnPostNorm)
+        case .ffnPostNorm: return .blockOptional(\.ffnPostNorm)
         }
     }
 }
@@ -166,6 +174,8 @@ extension ModelWeights {
         case .ffnUpBias: return c.mlpBias ? [f] : nil
         case .ffnDown: return [d, f]
         case .ffnDownBias: return c.mlpBias ? [d] : nil
+        case .attnQNorm, .attnKNorm: return c.qkNorm ? [c.headDim] : nil
+        case .attnPostNorm, .ffnPostNorm: return c.postNorms ? [d] : nil
         }
     }
 
@@ -176,13 +186,13 @@ extension ModelWeights {
         // the same weights as it always has.
         let blockOrder: [TensorRole] = [.attnNorm, .attnNormBias, .attnQ, .attnK, .attnV, .attnQBias, .attnKBias, .attnVBias,
                                         .attnOutput, .attnOutputBias, .ffnNorm, .ffnNormBias, .ffnGate, .ffnGateBias, .ffnUp,
-                                        .ffnUpBias, .ffnDown, .ffnDownBias]
+                                        .ffnUpBias, .ffnDown, .ffnDownBias, .attnQNorm, .attnKNorm, .attnPostNorm, .ffnPostNorm]
         let modelOrder: [TensorRole] = [.tokenEmbedding, .positionEmbedding, .outputNorm, .outputNormBias, .output, .outputBias]
         var drawn: [String: Tensor] = [:]
         for (role, l) in (0..<c.layerCount).flatMap({ l in blockOrder.map { ($0, l) } }) + modelOrder.map({ ($0, 0) }) {
             guard let s = expectedShape(role, c) else { continue }
             switch role {
-            case .outputNorm, .attnNorm, .ffnNorm: drawn["\(role)/\(l)"] = Tensor.ones(s)
+            case .outputNorm, .attnNorm, .ffnNorm, .attnQNorm, .attnKNorm, .attnPostNorm, .ffnPostNorm: drawn["\(role)/\(l)"] = Tensor.ones(s)
             default: drawn["\(role)/\(l)"] = Tensor.randomNormal(s, std: std, using: &rng)
             }
         }

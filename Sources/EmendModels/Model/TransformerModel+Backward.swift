@@ -28,8 +28,9 @@ extension TransformerModel {
         let c = config
         /// a · W for W [out, in] → [R, in], through the frozen copy when there is one.
         func back(_ a: Tensor, _ w: Tensor, _ f: WeightMatrix?) -> Tensor { f?.backward(a) ?? matmul(a, w) }
-        // MLP: out = x1 + key·Wdᵀ
-        let dKey = back(dOut, w.ffnDown, t?.ffnDown)                          // [R, F]
+        // MLP: out = x1 + postNorm(u), u = key·Wdᵀ (no post-norm: out = x1 + u)
+        let dU = mlpOutputGradient(layer, dOut: dOut, saved: s)                // [R, D]
+        let dKey = back(dU, w.ffnDown, t?.ffnDown)                            // [R, F]
         var dm: Tensor
         if let g = w.ffnGate, let gatePre = s.gatePre {
             let (dGate, dUp) = gatedActivationBackward(dKey: dKey, gatePre: gatePre, up: s.upPre)
@@ -46,19 +47,38 @@ extension TransformerModel {
         } else {
             dx1 = dOut; dmToNorm1 = dm
         }
-        // Attention: x1 = x + o·Woᵀ
-        let dO = back(dx1, w.attnOutput, t?.attnOutput)                       // [R, H·Dh]
+        // Attention: x1 = x + postNorm(o·Woᵀ)
+        var dProj = dx1
+        if let pn = w.attnPostNorm, let ps = s.attnPostNorm { dProj = normBackward(dx1, x: s.attnProj, weight: pn, saved: ps) }
+        let dO = back(dProj, w.attnOutput, t?.attnOutput)                     // [R, H·Dh]
         var (dq, dk, dv) = attentionBackward(dOut: dO, q: s.q, segments: batch.segments, saved: s.attention,
-                                             shape: attentionShape)
+                                             shape: attentionShape(layer))
         if c.positions == .rope {
-            dq = ropeRows(dq, heads: c.headCount, batch: batch, inverse: true)
-            dk = ropeRows(dk, heads: c.kvHeadCount, batch: batch, inverse: true)
+            dq = ropeRows(dq, heads: c.headCount, batch: batch, layer: layer, inverse: true)
+            dk = ropeRows(dk, heads: c.kvHeadCount, batch: batch, layer: layer, inverse: true)
+        }
+        if let qk = s.qkNorm, let qn = w.attnQNorm, let kn = w.attnKNorm {
+            dq = headNormBackward(dq, x: qk.q, weight: qn, saved: qk.qStats)
+            dk = headNormBackward(dk, x: qk.k, weight: kn, saved: qk.kStats)
         }
         var da = t.map { $0.qkv.backward(concatenate([dq, dk, dv], axis: 1)) }                       // [R, D]
             ?? matmul(dq, w.attnQ) + matmul(dk, w.attnK) + matmul(dv, w.attnV)
         if let dmToNorm1 { da += dmToNorm1 }
         dx1 += normBackward(da, x: s.input, weight: w.attnNorm, saved: s.norm1)
         return dx1
+    }
+
+    /// dL/du, u the MLP's output before any post-norm (what the down-projection writes), from dL/d(block output):
+    /// through the post-norm where the block has one, dOut itself otherwise. [R, D] → [R, D]
+    public func mlpOutputGradient(_ layer: Int, dOut: Tensor, saved s: BlockSaved) -> Tensor {
+        guard let pn = weights.blocks[layer].ffnPostNorm, let ps = s.ffnPostNorm else { return dOut }
+        return normBackward(dOut, x: s.mlpOut, weight: pn, saved: ps)
+    }
+
+    /// QK-norm's backward on the [R·heads, Dh] view its forward used.
+    func headNormBackward(_ dy: Tensor, x: Tensor, weight: Tensor, saved: NormSaved) -> Tensor {
+        let dh = weight.count, view = [x.count / dh, dh]
+        return rmsNormBackward(dy.reshaped(view), x: x.reshaped(view), weight: weight, rstd: saved.rstd).reshaped(x.shape)
     }
 
     /// The gated MLP's activation backward in one pass: key = act(g)·u ⇒ dg = dKey·u·act′(g), du = dKey·act(g).

@@ -9,11 +9,23 @@ public struct BlockSaved: Sendable {
     var norm1: NormSaved
     var q: Tensor                     // [R, H·Dh] after RoPE
     var attention: AttentionSaved
+    var qkNorm: QKNormSaved?          //          QK-norm only
+    var attnProj: Tensor              // [R, D]   attention output after o_proj, before any post-norm
+    var attnPostNorm: NormSaved?      //          post-norms only
     var attnMid: Tensor               // [R, D]   x + attention output (ffn_inp)
     var norm2: NormSaved?             //          sequential blocks only (a parallel block's MLP reads norm1's output)
     var gatePre: Tensor?              // [R, F]   gate projection before the activation (gated MLP)
     var upPre: Tensor                 // [R, F]   up projection (before the activation when not gated)
     var key: Tensor                   // [R, F]   ffn_down input
+    var mlpOut: Tensor                // [R, D]   ffn_down output u, before any post-norm
+    var ffnPostNorm: NormSaved?       //          post-norms only
+}
+
+/// QK-norm's inputs and statistics (per row and head), for its backward pass.
+public struct QKNormSaved: Sendable {
+    var q: Tensor                     // [R, H·Dh]   before the norm
+    var k: Tensor                     // [R, Hkv·Dh]
+    var qStats: NormSaved, kStats: NormSaved
 }
 
 /// Per-row statistics of a normalisation, for its backward pass.
@@ -31,6 +43,8 @@ extension TransformerModel {
         if let pe = weights.positionEmbedding {
             x += pe.gatherRows(batch.positions.map { min($0, pe.shape[0] - 1) })
         }
+        // Gemma: √D rounded once to Float32, as transformers does.
+        if config.scaleEmbeddings { x *= Float(Double(config.hiddenSize).squareRoot()) }
         return x
     }
 
@@ -45,6 +59,21 @@ extension TransformerModel {
             let (y, m, r) = layerNormForward(x, weight: weight, bias: bias, eps: config.normEps)
             return (y, NormSaved(mean: m, rstd: r))
         }
+    }
+
+    /// RMSNorm over each head of a q or k projection ([R, heads·Dh], weight [Dh]); the backward pass reads the
+    /// same [R·heads, Dh] view.
+    func headNormForward(_ x: Tensor, weight: Tensor) -> (Tensor, NormSaved) {
+        let dh = weight.count
+        let (y, r) = rmsNormForward(x.reshaped([x.count / dh, dh]), weight: weight, eps: config.normEps)
+        return (y.reshaped(x.shape), NormSaved(mean: nil, rstd: r))
+    }
+
+    /// A norm applied to a branch's output before the residual adds it (post-norms), or the output itself.
+    func postNorm(_ y: Tensor, _ weight: Tensor?) -> (Tensor, NormSaved?) {
+        guard let weight else { return (y, nil) }
+        let (n, s) = normForward(y, weight: weight, bias: nil)
+        return (n, s)
     }
 
     @inline(__always)
@@ -106,15 +135,21 @@ extension TransformerModel {
             k = affine(a, w.attnK, nil, w.attnKBias)
             v = affine(a, w.attnV, nil, w.attnVBias)
         }
+        var qkSaved: QKNormSaved? = nil
+        if c.qkNorm, let qn = w.attnQNorm, let kn = w.attnKNorm {
+            let (qN, qs) = headNormForward(q, weight: qn), (kN, ks) = headNormForward(k, weight: kn)
+            if save { qkSaved = QKNormSaved(q: q, k: k, qStats: qs, kStats: ks) }
+            q = qN; k = kN
+        }
         if c.positions == .rope {
-            q = ropeRows(q, heads: c.headCount, batch: batch)
-            k = ropeRows(k, heads: c.kvHeadCount, batch: batch)
+            q = ropeRows(q, heads: c.headCount, batch: batch, layer: layer)
+            k = ropeRows(k, heads: c.kvHeadCount, batch: batch, layer: layer)
         }
         let kvw = c.kvHeadCount * c.headDim
         let prefixK = batch.segments.indices.map { caches?[$0].keys[layer] ?? Tensor.zeros([0, kvw]) }
         let prefixV = batch.segments.indices.map { caches?[$0].values[layer] ?? Tensor.zeros([0, kvw]) }
         let (o, attnSaved) = attentionForward(q: q, k: k, v: v, segments: batch.segments, prefixKeys: prefixK,
-                                              prefixValues: prefixV, shape: attentionShape, saveForBackward: save)
+                                              prefixValues: prefixV, shape: attentionShape(layer), saveForBackward: save)
         if caches != nil && appendToCache {
             for (i, seg) in batch.segments.enumerated() {
                 let rows = seg.rowStart..<(seg.rowStart + seg.count)
@@ -122,7 +157,9 @@ extension TransformerModel {
                 caches![i].values[layer] = concatenate([caches![i].values[layer], v.rows(rows)], axis: 0)
             }
         }
-        let x1 = x + affine(o, w.attnOutput, f?.attnOutput, w.attnOutputBias)
+        let attnProj = affine(o, w.attnOutput, f?.attnOutput, w.attnOutputBias)
+        let (attnBranch, attnPost) = postNorm(attnProj, w.attnPostNorm)
+        let x1 = x + attnBranch
         // The MLP reads the second norm of x1 (sequential), or the attention's own input a (parallel, GPT-J), so
         // that out = x + attn(a) + mlp(a).
         var m = a, n2: NormSaved? = nil
@@ -147,21 +184,25 @@ extension TransformerModel {
             key = activation(up)
         }
         if hooks.captureKeys.contains(layer) { hooks.keys[layer] = key }
-        var out = x1 + affine(key, w.ffnDown, f?.ffnDown, w.ffnDownBias)
+        let mlpOut = affine(key, w.ffnDown, f?.ffnDown, w.ffnDownBias)
+        if hooks.captureMLPOutputs.contains(layer) { hooks.mlpOutputs[layer] = MLPOutput(residual: x1, output: mlpOut) }
+        let (mlpBranch, ffnPost) = postNorm(mlpOut, w.ffnPostNorm)
+        var out = x1 + mlpBranch
         if let adds = hooks.residualAdditions[layer] {
             for (rows, vec) in adds { out = out.addingVector(vec, toRows: rows) }
         }
         if hooks.captureBlockOutputs.contains(layer) { hooks.blockOutputs[layer] = out }
-        let saved = save ? BlockSaved(input: x, norm1: n1, q: q, attention: attnSaved!, attnMid: x1, norm2: n2,
-                                      gatePre: gatePre, upPre: up, key: key) : nil
+        let saved = save ? BlockSaved(input: x, norm1: n1, q: q, attention: attnSaved!, qkNorm: qkSaved, attnProj: attnProj,
+                                      attnPostNorm: attnPost, attnMid: x1, norm2: n2, gatePre: gatePre, upPre: up, key: key,
+                                      mlpOut: mlpOut, ffnPostNorm: ffnPost) : nil
         return (out, saved)
     }
 
-    /// RoPE on the rows of a q or k projection: [R, heads·Dh] → same, by the config's convention and rotated width
-    /// (`inverse`: the backward pass's rotation by −angle).
-    func ropeRows(_ t: Tensor, heads: Int, batch: RowBatch, inverse: Bool = false) -> Tensor {
+    /// RoPE on the rows of a q or k projection of block `layer`: [R, heads·Dh] → same, by the config's convention,
+    /// rotated width and that layer's base (`inverse`: the backward pass's rotation by −angle).
+    func ropeRows(_ t: Tensor, heads: Int, batch: RowBatch, layer: Int, inverse: Bool = false) -> Tensor {
         let c = config, r = batch.rowCount
-        return rope(t.reshaped([r, heads, c.headDim]), positions: batch.positions, base: c.ropeBase,
+        return rope(t.reshaped([r, heads, c.headDim]), positions: batch.positions, base: c.ropeBase(layer),
                     convention: c.ropeConvention, rotaryDims: c.rotaryDim, inverse: inverse).reshaped([r, heads * c.headDim])
     }
 

@@ -24,8 +24,10 @@ public struct TransformerModel: Sendable {
         self.source = source
     }
 
-    var attentionShape: AttentionShape {
-        AttentionShape(heads: config.headCount, kvHeads: config.kvHeadCount, headDim: config.headDim)
+    /// The attention of block `layer`: heads, the logits' scale, and its window (sliding-window layers).
+    func attentionShape(_ layer: Int) -> AttentionShape {
+        AttentionShape(heads: config.headCount, kvHeads: config.kvHeadCount, headDim: config.headDim,
+                       scale: config.attentionScale, window: config.window(layer))
     }
 }
 
@@ -72,20 +74,31 @@ public struct RowBatch: Sendable {
     public func row(_ i: Int, _ t: Int) -> Int { segments[i].rowStart + t }
 }
 
+/// A block's MLP output before any post-norm, and the residual stream it joins (both [R, D]).
+public struct MLPOutput: Sendable {
+    public var residual: Tensor
+    public var output: Tensor
+}
+
 /// What to record or change during a forward pass (interventions and debug dumps share these sites).
 public struct ForwardHooks: Sendable {
     /// Layers whose MLP down-projection input (`ffn_down_in`, the key) is recorded: [R, F] each.
     public var captureKeys: Set<Int> = []
     /// Layers whose block output (`l_out`) is recorded: [R, D] each.
     public var captureBlockOutputs: Set<Int> = []
+    /// Layers whose MLP output before any post-norm (`ffn_out`, the down-projection's output: what the editors
+    /// change) is recorded, with the residual it joins (`ffn_inp`): l_out = residual + postNorm(output).
+    public var captureMLPOutputs: Set<Int> = []
     /// Vectors added to block outputs: layer → (rows, [D] vector).
     public var residualAdditions: [Int: [(rows: [Int], vector: Tensor)]] = [:]
 
     public var keys: [Int: Tensor] = [:]
     public var blockOutputs: [Int: Tensor] = [:]
+    public var mlpOutputs: [Int: MLPOutput] = [:]
 
-    public init(captureKeys: Set<Int> = [], captureBlockOutputs: Set<Int> = []) {
+    public init(captureKeys: Set<Int> = [], captureBlockOutputs: Set<Int> = [], captureMLPOutputs: Set<Int> = []) {
         self.captureKeys = captureKeys
         self.captureBlockOutputs = captureBlockOutputs
+        self.captureMLPOutputs = captureMLPOutputs
     }
 }

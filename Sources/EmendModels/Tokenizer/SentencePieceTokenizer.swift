@@ -121,7 +121,9 @@ public struct SentencePieceTokenizer: Tokenizer {
                 added.append((t, i, true))
                 tokenBytes.append(Array(" \u{2047} ".utf8))
             case .userDefined:
-                added.append((t, i, false))
+                // Matched in the normalised text, where spaces are "▁": Gemma's GGUF stores its runs of spaces
+                // ("  ", id 138) with real spaces, which must match text "  " as sentencepiece matches "▁▁".
+                added.append((String(decoding: Self.spacesEscaped(Array(t.utf8)), as: UTF8.self), i, false))
                 tokenBytes.append(Self.spacesRestored(Array(t.utf8)))
             case .normal, .unused:
                 tokenBytes.append(Self.spacesRestored(Array(t.utf8)))
@@ -159,6 +161,11 @@ public struct SentencePieceTokenizer: Tokenizer {
         guard u.count == 6, u[0] == UInt8(ascii: "<"), u[1] == UInt8(ascii: "0"), u[2] == UInt8(ascii: "x"),
               u[5] == UInt8(ascii: ">"), let high = hex(u[3]), let low = hex(u[4]) else { return nil }
         return high << 4 | low
+    }
+
+    /// `bytes` with every space replaced by "▁".
+    static func spacesEscaped(_ bytes: [UInt8]) -> [UInt8] {
+        bytes.flatMap { $0 == 0x20 ? spaceSymbol : [$0] }
     }
 
     /// `bytes` with every "▁" replaced by a space.
