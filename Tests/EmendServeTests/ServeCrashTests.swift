@@ -57,7 +57,8 @@ final class ServeCrashTests: XCTestCase {
 
         // The killed and restarted server.
         var rng = SeededGenerator(seed: 2026)
-        let points = ["tensor-write", "tensor-renamed", "journal-commit", "journal-committed"]
+        // Before the batch's files are complete, after they are, inside the journal transaction, just after it.
+        let points = ["tensor-write", "journal-committed", "journal-commit", "tensor-renamed", "journal-committed"]
         var kills = 0, runs = 0, posted = false
         var killedAt: [String] = []
         while true {
@@ -71,7 +72,7 @@ final class ServeCrashTests: XCTestCase {
             if killing && kills == 2 {
                 timer = 0.3 + Double(rng.nextUniform()) * max(1, cleanSeconds * 0.5)
             } else if killing {
-                env["EMEND_STORE_CRASH_AT"] = "\(points[Int(rng.next() % UInt64(points.count))]):1"
+                env["EMEND_STORE_CRASH_AT"] = "\(points[kills % points.count]):1"
             }
             let p = try ServeProcess(serveArgs(f, store: crashed), home: home, env: env)
             guard let port = p.waitForPort() else {
