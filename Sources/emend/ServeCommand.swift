@@ -27,7 +27,12 @@ struct ServeCommand: ParsableCommand {
           curl -H "Authorization: Bearer $KEY" localhost:8080/v1/completions \\
             -d '{"prompt": "The Eiffel Tower is located in the city of"}'
         """,
-        subcommands: [ServeKeysCommand.self])
+        subcommands: [ServeRun.self, ServeKeysCommand.self], defaultSubcommand: ServeRun.self)
+}
+
+/// `emend serve [run] --store …`: the server itself (the default subcommand, so `run` may be left out).
+struct ServeRun: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "run", abstract: "Start the server (the default: `emend serve --store …`).")
 
     @Option(help: "The edit store to serve and edit (create one with `emend store init`).") var store: String
     @Option(help: "The base model (default: the path the store recorded).") var model: String?
