@@ -255,4 +255,44 @@ final class ServerRoutesTests: XCTestCase, @unchecked Sendable {
             XCTAssertEqual(after["status"] as? String, "rolled_back")
         }
     }
+
+    /// The dashboard: the page lists the version served; its edit form (urlencoded, with an edit key) queues an edit
+    /// and redirects; once the writer has applied it the page shows it applied in version 1 (the independent truth:
+    /// the store's head read directly); text from a request is escaped (a subject "<b>x</b>" never becomes markup);
+    /// a generate key cannot submit; the try box answers with version 1 and the base model.
+    func testDashboard_FormQueuesAnEditShownApplied() async throws {
+        let app = server.makeApplication()
+        try await app.test(.router) { client in
+            let page = try await client.execute(uri: "/", method: .get)
+            XCTAssertEqual(page.status, .ok)
+            XCTAssertTrue(String(buffer: page.body).contains("<b id=\"version\">version 0</b>"), String(buffer: page.body))
+            func form(_ fields: [(String, String)]) -> ByteBuffer {
+                var allowed = CharacterSet.alphanumerics; allowed.insert(charactersIn: "-._")
+                return ByteBuffer(string: fields.map { "\($0.0)=\($0.1.addingPercentEncoding(withAllowedCharacters: allowed)!)" }.joined(separator: "&"))
+            }
+            let formHeaders: HTTPFields = [.contentType: "application/x-www-form-urlencoded"]
+            let fields = [("prompt", "<b>x</b> is located in"), ("subject", "<b>x</b>"), ("target_new", "Rome")]
+            let refused = try await client.execute(uri: "/dashboard/edit", method: .post, headers: formHeaders,
+                                                   body: form([("key", self.fixture.keys[.generate]!)] + fields))
+            try self.assertError(refused, .forbidden)
+            let r = try await client.execute(uri: "/dashboard/edit", method: .post, headers: formHeaders,
+                                             body: form([("key", self.fixture.keys[.edit]!)] + fields))
+            XCTAssertEqual(r.status, .seeOther, String(buffer: r.body))
+            XCTAssertEqual(r.headers[.location], "/?submitted=1")
+            var html = ""
+            for _ in 0..<600 {
+                try await Task.sleep(nanoseconds: 100_000_000)
+                html = String(buffer: try await client.execute(uri: "/", method: .get).body)
+                if html.contains("<td class=\"applied\">applied") { break }
+            }
+            XCTAssertEqual(try self.server.store.head(), 1)
+            XCTAssertTrue(html.contains("<tr id=\"edit-1\"><td>1</td><td class=\"applied\">applied</td><td>1</td>"), html)
+            XCTAssertTrue(html.contains("&lt;b&gt;x&lt;/b&gt; is located in"), html)
+            XCTAssertFalse(html.contains("<b>x</b>"), "request text is escaped")
+            let tried = try await client.execute(uri: "/dashboard/try", method: .post, headers: formHeaders,
+                                                 body: form([("key", self.fixture.keys[.generate]!), ("prompt", "Paris is")]))
+            let answers = String(buffer: tried.body)
+            XCTAssertTrue(answers.contains("<td>version 1</td>") && answers.contains("<td>base model (version 0)</td>"), answers)
+        }
+    }
 }
