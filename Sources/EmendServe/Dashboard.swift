@@ -80,7 +80,7 @@ extension EmendServer {
         </style></head><body>
         <h1>emend serve: \(esc(modelID))</h1>
         <p>Serving <b id="version">version \(versions.current.version)</b> (head \(v["head"] ?? 0)).
-        Writer: <span id="writer">\(esc("\(writer["phase"] ?? "")"))</span>.
+        Writer: <span id="writer">\(esc(writer["phase"] as? String ?? ""))</span>.
         Queue: \(QueueStatus.allCases.map { "\($0.rawValue) \(queue[$0.rawValue] ?? 0)" }.joined(separator: ", ")).</p>
         """
         if let e = writer["last_error"] as? String { html += "<p class=\"refused\">Last writer error: \(esc(e))</p>" }

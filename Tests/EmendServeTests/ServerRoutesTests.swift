@@ -289,6 +289,7 @@ final class ServerRoutesTests: XCTestCase, @unchecked Sendable {
             XCTAssertTrue(html.contains("<tr id=\"edit-1\"><td>1</td><td class=\"applied\">applied</td><td>1</td>"), html)
             XCTAssertTrue(html.contains("&lt;b&gt;x&lt;/b&gt; is located in"), html)
             XCTAssertFalse(html.contains("<b>x</b>"), "request text is escaped")
+            XCTAssertFalse(html.contains("Optional("), "no Swift debug text on the page")
             let tried = try await client.execute(uri: "/dashboard/try", method: .post, headers: formHeaders,
                                                  body: form([("key", self.fixture.keys[.generate]!), ("prompt", "Paris is")]))
             let answers = String(buffer: tried.body)
