@@ -296,4 +296,35 @@ final class ServerRoutesTests: XCTestCase, @unchecked Sendable {
             XCTAssertTrue(answers.contains("<td>version 1</td>") && answers.contains("<td>base model (version 0)</td>"), answers)
         }
     }
+
+    /// Streaming is real: with the handshake the stream uses, the generating thread stops after the first piece
+    /// until that piece has been written (here: until the test says so), then goes on to the end. Independent
+    /// truth: the count of pieces seen while the first write is pending.
+    func testStreaming_FirstPieceBeforeTheSecondToken() throws {
+        let loaded = server.versions.current.loaded
+        let job = GenerationJob(promptIDs: loaded.tokenizer.promptIDs("Once upon a time"), maxTokens: 12, options: .greedy, stops: [])
+        let handshake = StreamHandshake()
+        let seen = Counter()
+        let done = expectation(description: "generation ends")
+        Thread {
+            _ = Generation.run(job, on: loaded) { _ in
+                seen.add()
+                handshake.waitForFirstWrite()
+                return true
+            }
+            done.fulfill()
+        }.start()
+        Thread.sleep(forTimeInterval: 0.5)
+        XCTAssertEqual(seen.value, 1, "no second piece before the first is written")
+        handshake.firstWritten()
+        wait(for: [done], timeout: 60)
+        XCTAssertGreaterThan(seen.value, 1)
+    }
+}
+
+final class Counter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var n = 0
+    var value: Int { lock.lock(); defer { lock.unlock() }; return n }
+    func add() { lock.lock(); n += 1; lock.unlock() }
 }
