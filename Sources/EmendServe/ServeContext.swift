@@ -10,8 +10,6 @@ public struct ServeContext: AuthRequestContext, RequestContext {
     public var coreContext: CoreRequestContextStorage
     /// The key the request presented, when it matches one of the keys file.
     public var identity: APIKey?
-    /// The request presented a key (valid or not).
-    public var presentedKey = false
 
     public init(source: Source) {
         coreContext = .init(source: source)
