@@ -297,6 +297,30 @@ final class ServerRoutesTests: XCTestCase, @unchecked Sendable {
         }
     }
 
+    /// Concurrent rollbacks (the security table): four at once, to versions 1, 0, 2 and 1 of a store at version 2.
+    /// Each is answered 200, or 404 when an earlier one already moved the head below its target; none crashes; the
+    /// version served is the store's head and `verify` passes (the independent truth: the store read directly).
+    func testRollbacks_ConcurrentAreSerialised() async throws {
+        let app = server.makeApplication()
+        try await app.test(.router) { client in
+            let r = try await client.execute(uri: "/v1/edits", method: .post, headers: self.headers(.edit), body: self.body(ServeFixture.requests(4)))
+            XCTAssertEqual(r.status, .accepted)
+            for _ in 0..<600 where (try self.server.store.head()) < 2 { try await Task.sleep(nanoseconds: 100_000_000) }
+            XCTAssertEqual(try self.server.store.head(), 2)
+            let statuses = try await withThrowingTaskGroup(of: HTTPResponse.Status.self) { group in
+                for v in [1, 0, 2, 1] {
+                    group.addTask { try await client.execute(uri: "/v1/versions/\(v)/rollback", method: .post, headers: self.headers(.admin)).status }
+                }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            XCTAssertTrue(statuses.allSatisfy { $0 == .ok || $0 == .notFound }, "\(statuses)")
+            XCTAssertTrue(statuses.contains(.ok))
+            let head = try self.server.store.head()
+            XCTAssertEqual(self.server.versions.current.version, head)
+            XCTAssertTrue(try self.server.store.verify().ok)
+        }
+    }
+
     /// Streaming is real: with the handshake the stream uses, the generating thread stops after the first piece
     /// until that piece has been written (here: until the test says so), then goes on to the end. Independent
     /// truth: the count of pieces seen while the first write is pending.
