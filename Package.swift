@@ -1,8 +1,9 @@
 // swift-tools-version:6.0
 // Emend: knowledge editing for transformer language models, in Swift.
 // Layers (arrows are the only allowed imports):
-//   emend (CLI) -> EmendServe -> EmendEval -> EmendEditing -> EmendModels -> EmendCore -> COpenBLAS, CEmendKernels
-//   (EmendServe: the HTTP server of `emend serve`, on Hummingbird; the CLI command only parses and starts it.)
+//   emend (CLI) -> EmendEval -> EmendEditing -> EmendModels -> EmendCore -> COpenBLAS, CEmendKernels
+//   emend (CLI) -> EmendServe -> EmendEditing  (EmendServe: the HTTP server of `emend serve`, on Hummingbird; the CLI
+//                                              command only parses and starts it)
 import PackageDescription
 
 // Release builds keep bounds checks (-O, not -Ounchecked): bad input must trap or throw, never read past a buffer.
@@ -49,14 +50,13 @@ let package = Package(
         .target(
             name: "EmendServe",
             dependencies: [
-                "EmendEval",
+                "EmendEditing",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdAuth", package: "hummingbird-auth"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Crypto", package: "swift-crypto"),
-                .product(name: "GRDB", package: "GRDB.swift"),
             ],
             exclude: ["README.md"], swiftSettings: optimise),
         .executableTarget(

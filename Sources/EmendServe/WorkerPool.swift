@@ -1,5 +1,6 @@
 // A fixed set of threads for CPU-bound work (generation), so that minutes of matrix products never block Swift
-// concurrency's cooperative threads (which run the HTTP server). Jobs run in the order they were submitted.
+// concurrency's cooperative threads (which run the HTTP server). Jobs run in the order they were submitted. The
+// threads never end, so a pool lives as long as the process (one per server).
 
 import Foundation
 
@@ -11,7 +12,7 @@ final class WorkerPool: @unchecked Sendable {
 
     init(threads: Int, name: String) {
         for i in 0..<max(1, threads) {
-            let t = Thread { [unowned self] in self.loop() }
+            let t = Thread { self.loop() }
             t.name = "\(name)-\(i)"
             t.stackSize = 8 << 20
             t.start()
