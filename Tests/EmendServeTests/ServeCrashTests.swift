@@ -115,6 +115,17 @@ final class ServeCrashTests: XCTestCase {
         let out = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         verify.waitUntilExit()
         XCTAssertEqual(verify.terminationStatus, 0, out)
+        // `emend store queue` lists the same: every edit applied, in versions 1 to 5.
+        let queue = Process()
+        queue.executableURL = ServeProcess.binary
+        queue.arguments = ["store", "queue", crashed.path]
+        let qpipe = Pipe(); queue.standardOutput = qpipe; queue.standardError = qpipe
+        try queue.run()
+        let listed = String(decoding: qpipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        queue.waitUntilExit()
+        XCTAssertEqual(queue.terminationStatus, 0, listed)
+        XCTAssertTrue(listed.hasPrefix("queue: queued 0, applying 0, applied 10, refused 0, rolled_back 0"), listed)
+        XCTAssertTrue(listed.contains("applied in version 5"), listed)
         print("serve crash test: \(kills) kills (\(killedAt.joined(separator: ", "))), \(runs) runs; uninterrupted \(String(format: "%.1f", cleanSeconds))s")
     }
 
