@@ -35,8 +35,7 @@ extension EmendServer {
             for served in [current, base] {
                 let ids = try self.promptIDs(.text(prompt), model: served.loaded)
                 let job = GenerationJob(promptIDs: ids, maxTokens: max(1, maxTokens), options: .greedy, stops: [])
-                let loaded = served.loaded
-                let r = await self.pool.run { Generation.run(job, on: loaded) { _ in true } }
+                let r = await self.scheduler.run(job, on: served)
                 answers.append((served.version == 0 ? "base model (version 0)" : "version \(served.version)", r.text))
             }
             return try self.dashboardPage(tried: (prompt, answers))

@@ -29,6 +29,8 @@ public struct ServeConfiguration: Sendable {
     public var corsOrigin: String?
     /// Threads that generate (default: 2).
     public var generationThreads = 2
+    /// Greedy requests waiting on the same version generated together, at most (1: one at a time).
+    public var generationBatch = 8
     public var maxBodyBytes = 1 << 20
     public var maxPromptTokens = 4096
     public var maxCompletionTokens = 1024
@@ -50,7 +52,7 @@ public final class EmendServer: @unchecked Sendable {
     let versions: ModelVersions
     let keyring: APIKeyring
     let writer: EditWriter
-    let pool: WorkerPool
+    let scheduler: GenerationScheduler
     let limiter: RateLimiter
     let limits: ServeLimits
     let modelID: String
@@ -63,7 +65,7 @@ public final class EmendServer: @unchecked Sendable {
         self.configuration = configuration
         self.logger = logger
         for (name, value, low) in [("--port", configuration.port, 0), ("--max-batch", configuration.writer.maxBatch, 1),
-                                   ("--generation-threads", configuration.generationThreads, 1), ("--max-body-bytes", configuration.maxBodyBytes, 64),
+                                   ("--generation-threads", configuration.generationThreads, 1), ("--generation-batch", configuration.generationBatch, 1), ("--max-body-bytes", configuration.maxBodyBytes, 64),
                                    ("--max-prompt-tokens", configuration.maxPromptTokens, 1), ("--max-completion-tokens", configuration.maxCompletionTokens, 1),
                                    ("--max-edits-per-post", configuration.maxEditsPerPost, 1), ("--rate-limit", configuration.requestsPerMinute, 0)] where value < low {
             throw ServeError.invalidOption(name: name, expected: "at least \(low)", got: "\(value)")
@@ -88,7 +90,7 @@ public final class EmendServer: @unchecked Sendable {
         modelID = configuration.modelID ?? "emend-" + base.source.url.deletingPathExtension().lastPathComponent
         limits = configuration.limits
         limiter = RateLimiter(perMinute: configuration.requestsPerMinute)
-        pool = WorkerPool(threads: configuration.generationThreads, name: "emend-generate")
+        scheduler = GenerationScheduler(threads: configuration.generationThreads, maxBatch: configuration.generationBatch)
         registry = EmendServer.bootstrapMetrics()
         writer = EditWriter(store: store, versions: versions, settings: configuration.writer, logger: logger)
         writer.start()

@@ -27,50 +27,74 @@ struct GenerationResult: Sendable {
     var cancelled: Bool
 }
 
-enum Generation {
-    /// Runs `job` on `model`; `onText` receives each new piece of text and returns false to stop (the client left).
-    static func run(_ job: GenerationJob, on model: LoadedModel, onText: (String) -> Bool) -> GenerationResult {
-        withoutActuallyEscaping(onText) { onText in runEscaping(job, on: model, onText: onText) }
+/// One sequence's text as its tokens arrive (see the file's header).
+final class GenerationState {
+    let job: GenerationJob
+    let tokenizer: any Tokenizer
+    let onText: (String) -> Bool
+    private var ids: [Int] = []
+    private var emitted = 0          // characters of `text` already handed to onText
+    private var text = ""
+    private var stopped = false, cancelled = false, sawEOS = false
+    private let holdBack: Int
+
+    init(_ job: GenerationJob, tokenizer: any Tokenizer, onText: @escaping (String) -> Bool) {
+        self.job = job; self.tokenizer = tokenizer; self.onText = onText
+        holdBack = max(0, (job.stops.map(\.count).max() ?? 0) - 1)
     }
 
-    private static func runEscaping(_ job: GenerationJob, on model: LoadedModel, onText: @escaping (String) -> Bool) -> GenerationResult {
-        var options = job.options
-        if let eos = model.tokenizer.eosTokenId { options.stopTokens.insert(eos) }
-        var ids: [Int] = []
-        var emitted = 0          // characters of `text` already handed to onText
-        var text = ""
-        var stopped = false, cancelled = false, sawEOS = false
-        let holdBack = max(0, (job.stops.map(\.count).max() ?? 0) - 1)
-        _ = model.model.generate([job.promptIDs], maxTokens: job.maxTokens, options: options) { _, token in
-            if let eos = model.tokenizer.eosTokenId, token == eos { sawEOS = true; return false }
-            if options.stopTokens.contains(token) { sawEOS = true; return false }
-            ids.append(token)
-            text = model.tokenizer.decode(ids, skipSpecial: true, continuing: true)
-            if let cut = firstStop(in: text, stops: job.stops) {
-                text = String(text[..<cut])
-                stopped = true
-            }
-            // Settled text: all of it at a stop; otherwise not a trailing partial character, nor what could still
-            // become a stop string.
-            var settled = text.count
-            if !stopped {
-                if text.hasSuffix("\u{FFFD}") { settled -= 1 }
-                settled = max(emitted, settled - holdBack)
-            }
-            if settled > emitted {
-                let piece = String(text.dropFirst(emitted).prefix(settled - emitted))
-                emitted = settled
-                if !onText(piece) { cancelled = true; return false }
-            }
-            return !stopped
+    /// Takes the next token; false ends the sequence (end of sequence, a stop string, max_tokens, the client left).
+    func accept(_ token: Int) -> Bool {
+        if token == tokenizer.eosTokenId || job.options.stopTokens.contains(token) { sawEOS = true; return false }
+        ids.append(token)
+        text = tokenizer.decode(ids, skipSpecial: true, continuing: true)
+        if let cut = Generation.firstStop(in: text, stops: job.stops) {
+            text = String(text[..<cut])
+            stopped = true
         }
+        // Settled text: all of it at a stop; otherwise not a trailing partial character, nor what could still
+        // become a stop string.
+        var settled = text.count
+        if !stopped {
+            if text.hasSuffix("\u{FFFD}") { settled -= 1 }
+            settled = max(emitted, settled - holdBack)
+        }
+        if settled > emitted {
+            let piece = String(text.dropFirst(emitted).prefix(settled - emitted))
+            emitted = settled
+            if !onText(piece) { cancelled = true; return false }
+        }
+        return !stopped && ids.count < job.maxTokens
+    }
+
+    /// Hands over what is left and reports.
+    func finish() -> GenerationResult {
         if !cancelled && emitted < text.count {
             let rest = String(text.dropFirst(emitted))
             if !onText(rest) { cancelled = true }
         }
-        let reason = (stopped || sawEOS) ? "stop" : "length"
         return GenerationResult(text: text, promptTokens: job.promptIDs.count, completionTokens: ids.count + (sawEOS ? 1 : 0),
-                                finishReason: reason, cancelled: cancelled)
+                                finishReason: (stopped || sawEOS) ? "stop" : "length", cancelled: cancelled)
+    }
+}
+
+enum Generation {
+    /// Runs `job` on `model`; `onText` receives each new piece of text and returns false to stop (the client left).
+    static func run(_ job: GenerationJob, on model: LoadedModel, onText: (String) -> Bool) -> GenerationResult {
+        withoutActuallyEscaping(onText) { onText in runBatch([(job, onText)], on: model)[0] }
+    }
+
+    /// Runs several jobs as one batch of sequences (one forward pass per step for all of them). Only greedy jobs
+    /// share a batch: a sampled job's random draws would depend on its neighbours.
+    static func runBatch(_ jobs: [(job: GenerationJob, onText: (String) -> Bool)], on model: LoadedModel) -> [GenerationResult] {
+        guard let first = jobs.first else { return [] }
+        let states = jobs.map { GenerationState($0.job, tokenizer: model.tokenizer, onText: $0.onText) }
+        var options = first.job.options
+        if let eos = model.tokenizer.eosTokenId { options.stopTokens.insert(eos) }
+        _ = model.model.generate(jobs.map(\.job.promptIDs), maxTokens: jobs.map(\.job.maxTokens).max() ?? 1, options: options) { seq, token in
+            states[seq].accept(token)
+        }
+        return states.map { $0.finish() }
     }
 
     static func firstStop(in text: String, stops: [String]) -> String.Index? {

@@ -11,6 +11,9 @@ public struct ServedModel: Sendable {
     /// The store version (0: the base model).
     public var version: Int
     public var loaded: LoadedModel
+    /// Which publication this is: a version number comes back after a rollback, this never does (-1: the base
+    /// model kept for comparisons).
+    public var serial: Int = 0
 }
 
 /// The current version (swapped atomically by the writer) and the base model (version 0, for comparisons).
@@ -19,9 +22,12 @@ public final class ModelVersions: @unchecked Sendable {
     private var _current: ServedModel
     public let base: ServedModel
 
+    private var published = 0
+
     public init(base: LoadedModel, current: ServedModel) {
-        self.base = ServedModel(version: 0, loaded: base)
+        self.base = ServedModel(version: 0, loaded: base, serial: -1)
         self._current = current
+        self._current.serial = 0
     }
 
     public var current: ServedModel {
@@ -32,6 +38,8 @@ public final class ModelVersions: @unchecked Sendable {
     /// Makes `model` the version new requests get; requests already running keep theirs.
     func publish(_ model: ServedModel) {
         lock.lock(); defer { lock.unlock() }
+        published += 1
         _current = model
+        _current.serial = published
     }
 }

@@ -82,8 +82,7 @@ extension EmendServer {
                                    "emend_version": served.version]
         let headers: HTTPFields = [.emendVersion: "\(served.version)"]
         if !req.stream {
-            let loaded = served.loaded
-            let result = await pool.run { Generation.run(job, on: loaded) { _ in true } }
+            let result = await scheduler.run(job, on: served)
             base["object"] = chat ? "chat.completion" : "text_completion"
             let choice: [String: Any] = chat
                 ? ["index": 0, "message": ["role": "assistant", "content": result.text], "finish_reason": result.finishReason, "logprobs": NSNull()]
@@ -104,17 +103,15 @@ extension EmendServer {
         enum Event: Sendable { case text(String), done(GenerationResult) }
         let (events, continuation) = AsyncStream<Event>.makeStream()
         let handshake = StreamHandshake()
-        let loaded = served.loaded
-        pool.submit {
-            let result = Generation.run(job, on: loaded) { piece in
-                if handshake.isCancelled { return false }
-                continuation.yield(.text(piece))
-                handshake.waitForFirstWrite()
-                return !handshake.isCancelled
-            }
+        scheduler.submit(job, on: served, onText: { piece in
+            if handshake.isCancelled { return false }
+            continuation.yield(.text(piece))
+            handshake.waitForFirstWrite()
+            return !handshake.isCancelled
+        }, done: { result in
             continuation.yield(.done(result))
             continuation.finish()
-        }
+        })
         var chunkBase = base
         chunkBase["object"] = chat ? "chat.completion.chunk" : "text_completion"
         let frozen = SendableJSON(chunkBase)
@@ -171,13 +168,14 @@ final class StreamHandshake: @unchecked Sendable {
 
     var isCancelled: Bool { lock.lock(); defer { lock.unlock() }; return cancelled }
 
-    /// On the generating thread after each piece: blocks after the first one until it is written (or 60 s).
+    /// On the generating thread after each piece: blocks after the first one until it is written (or 10 s: a batch
+    /// of several requests waits with it).
     func waitForFirstWrite() {
         lock.lock()
         let wait = first
         first = false
         lock.unlock()
-        if wait { _ = written.wait(timeout: .now() + 60) }
+        if wait { _ = written.wait(timeout: .now() + 10) }
     }
 
     func firstWritten() { written.signal() }

@@ -48,7 +48,9 @@ struct ServeRun: ParsableCommand {
     var onDuplicate: DuplicatePolicy = .refuse
     @Option(name: .customLong("model-id"), help: "The model id /v1/models lists (default: emend-<model file name>).") var modelID: String?
     @Option(name: .customLong("cors-origin"), help: "Allow browser calls from this origin (default: no CORS).") var corsOrigin: String?
-    @Option(name: .customLong("generation-threads"), help: "Requests generated at once.") var generationThreads = 2
+    @Option(name: .customLong("generation-threads"), help: "Threads that generate.") var generationThreads = 2
+    @Option(name: .customLong("generation-batch"), help: "Greedy requests waiting on the same version generated together, at most (1: one at a time).")
+    var generationBatch = 8
     @Option(name: .customLong("max-body-bytes"), help: "Request bodies larger than this are refused (413).") var maxBodyBytes = 1 << 20
     @Option(name: .customLong("max-prompt-tokens"), help: "Longer prompts are refused (413).") var maxPromptTokens = 4096
     @Option(name: .customLong("max-completion-tokens"), help: "Larger max_tokens are refused (400).") var maxCompletionTokens = 1024
@@ -62,7 +64,7 @@ struct ServeRun: ParsableCommand {
         guard ["encore", "memit", "alphaedit", "emmet"].contains(method) else {
             throw ValidationError("--method must be encore, memit, alphaedit or emmet (the locate-then-edit methods), got \(method)")
         }
-        guard generationThreads > 0 else { throw ValidationError("--generation-threads must be positive") }
+        guard generationThreads > 0, generationBatch > 0 else { throw ValidationError("--generation-threads and --generation-batch must be positive") }
         guard maxBodyBytes >= 64, maxPromptTokens > 0, maxCompletionTokens > 0, rateLimit >= 0 else {
             throw ValidationError("--max-body-bytes must be ≥ 64, --max-prompt-tokens and --max-completion-tokens positive, --rate-limit ≥ 0")
         }
@@ -78,7 +80,7 @@ struct ServeRun: ParsableCommand {
         c.model = model; c.host = host; c.port = port
         c.writer.method = method; c.writer.preset = preset; c.writer.corpus = corpus.map { URL(fileURLWithPath: $0) }
         c.writer.maxBatch = maxBatch; c.writer.maxWait = maxWait; c.writer.onDuplicate = onDuplicate
-        c.modelID = modelID; c.corsOrigin = corsOrigin; c.generationThreads = generationThreads
+        c.modelID = modelID; c.corsOrigin = corsOrigin; c.generationThreads = generationThreads; c.generationBatch = generationBatch
         c.maxBodyBytes = maxBodyBytes; c.maxPromptTokens = maxPromptTokens; c.maxCompletionTokens = maxCompletionTokens
         c.requestsPerMinute = rateLimit; c.dashboard = !noDashboard
         let server = try EmendServer(c)

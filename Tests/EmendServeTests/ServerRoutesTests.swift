@@ -321,6 +321,26 @@ final class ServerRoutesTests: XCTestCase, @unchecked Sendable {
         }
     }
 
+    /// Batched generation gives each request what it gets alone (the independent truth: `Generation.run` of each
+    /// job by itself): four greedy jobs with different prompts, lengths and a stop string, as one batch.
+    func testGeneration_BatchEqualsOneAtATime() throws {
+        let loaded = server.versions.current.loaded
+        let prompts = ["The Eiffel Tower is located in the city of", "Paris is", "Once upon a time, there was", "I"]
+        let jobs = prompts.enumerated().map { i, p in
+            GenerationJob(promptIDs: loaded.tokenizer.promptIDs(p), maxTokens: [4, 12, 7, 12][i], options: .greedy, stops: i == 3 ? ["e"] : [])
+        }
+        let alone = jobs.map { Generation.run($0, on: loaded) { _ in true } }
+        var pieces = [[String]](repeating: [], count: jobs.count)
+        let batched = Generation.runBatch(jobs.enumerated().map { i, j in (j, { pieces[i].append($0); return true }) }, on: loaded)
+        for i in jobs.indices {
+            XCTAssertEqual(batched[i].text, alone[i].text, "job \(i)")
+            XCTAssertEqual(batched[i].completionTokens, alone[i].completionTokens, "job \(i)")
+            XCTAssertEqual(batched[i].finishReason, alone[i].finishReason, "job \(i)")
+            XCTAssertEqual(pieces[i].joined(), batched[i].text, "job \(i): the pieces make the text")
+        }
+        XCTAssertLessThanOrEqual(batched[0].completionTokens, 4)
+    }
+
     /// Streaming is real: with the handshake the stream uses, the generating thread stops after the first piece
     /// until that piece has been written (here: until the test says so), then goes on to the end. Independent
     /// truth: the count of pieces seen while the first write is pending.
