@@ -7,7 +7,7 @@ RELEASE = -c release
 # @testable imports in release builds.
 TESTFLAGS = -Xswiftc -enable-testing
 
-.PHONY: setup setup-test build demo test bench bench-sequential fuzz clean
+.PHONY: setup setup-test build demo test bench bench-sequential fuzz serve-checks clean
 
 setup:
 	@./scripts/setup.sh
@@ -54,6 +54,15 @@ FUZZ_SECONDS ?= 600
 FUZZ_FLAGS ?=
 fuzz: setup
 	./scripts/fuzz.sh --seconds $(FUZZ_SECONDS) $(FUZZ_FLAGS)
+
+# `emend serve` by hand, on the default model (minutes each; `make test` runs the short server tests): the official
+# `openai` Python package (in a venv), 8 clients for 60 s while edits apply, SIGKILL during edit batches, the dashboard
+# in headless Chromium (Debian's `chromium`).
+serve-checks: build
+	./scripts/check-openai-client.sh
+	./scripts/serve-load-check.sh
+	./scripts/serve-crash-check.sh
+	./scripts/check-dashboard.sh
 
 clean:
 	rm -rf .build

@@ -2,6 +2,8 @@
 // Emend: knowledge editing for transformer language models, in Swift.
 // Layers (arrows are the only allowed imports):
 //   emend (CLI) -> EmendEval -> EmendEditing -> EmendModels -> EmendCore -> COpenBLAS, CEmendKernels
+//   emend (CLI) -> EmendServe -> EmendEditing  (EmendServe: the HTTP server of `emend serve`, on Hummingbird; the CLI
+//                                              command only parses and starts it)
 import PackageDescription
 
 // Release builds keep bounds checks (-O, not -Ounchecked): bad input must trap or throw, never read past a buffer.
@@ -16,6 +18,7 @@ let package = Package(
         .library(name: "EmendModels", targets: ["EmendModels"]),
         .library(name: "EmendEditing", targets: ["EmendEditing"]),
         .library(name: "EmendEval", targets: ["EmendEval"]),
+        .library(name: "EmendServe", targets: ["EmendServe"]),
         // The parsers' fuzz targets, for the libFuzzer package in Fuzz/ (`make fuzz`) and the corpus replay test.
         .library(name: "EmendFuzzTargets", targets: ["EmendFuzzTargets"]),
     ],
@@ -23,6 +26,11 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-auth", from: "2.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         // MARK: - Public API
@@ -39,9 +47,22 @@ let package = Package(
             ],
             exclude: ["README.md"], resources: [.copy("Presets")], swiftSettings: optimise),
         .target(name: "EmendEval", dependencies: ["EmendEditing"], exclude: ["README.md"], swiftSettings: optimise),
+        .target(
+            name: "EmendServe",
+            dependencies: [
+                "EmendEditing",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdAuth", package: "hummingbird-auth"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            exclude: ["README.md"], swiftSettings: optimise),
         .executableTarget(
             name: "emend",
-            dependencies: ["EmendEval", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+            dependencies: ["EmendServe", "EmendEval", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                           .product(name: "Logging", package: "swift-log")]),
 
         // MARK: - Implementation details
         .systemLibrary(
@@ -60,6 +81,10 @@ let package = Package(
         .testTarget(name: "EmendModelsTests", dependencies: ["EmendModels", "EmendTestSupport"]),
         .testTarget(name: "EmendEditingTests", dependencies: ["EmendEditing", "EmendTestSupport"]),
         .testTarget(name: "EmendEvalTests", dependencies: ["EmendEval", "EmendTestSupport"]),
+        .testTarget(
+            name: "EmendServeTests",
+            dependencies: ["EmendServe", "EmendEditing", "EmendTestSupport", .product(name: "HummingbirdTesting", package: "hummingbird"),
+                           .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "EmendFuzzTests", dependencies: ["EmendFuzzTargets", "EmendEditing", "EmendTestSupport", .product(name: "GRDB", package: "GRDB.swift")]),
     ]
 )

@@ -19,8 +19,10 @@ struct StoreCommand: ParsableCommand {
           emend store rollback facts.store 1
           emend store export facts.store --format gguf --out edited.gguf
           emend store verify facts.store
+          emend store queue facts.store --status refused
         """,
-        subcommands: [StoreInit.self, StoreLog.self, StoreShow.self, StoreRollback.self, StoreExport.self, StoreVerify.self])
+        subcommands: [StoreInit.self, StoreLog.self, StoreShow.self, StoreRollback.self, StoreExport.self, StoreVerify.self,
+                      StoreQueue.self])
 }
 
 struct StoreInit: ParsableCommand {
@@ -188,5 +190,33 @@ struct StoreVerify: ParsableCommand {
         if r.ok { print("ok"); return }
         for p in r.problems { print("problem: \(p)") }
         throw ExitCode.failure
+    }
+}
+
+extension QueueStatus: ExpressibleByArgument {}
+
+struct StoreQueue: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "queue",
+        abstract: "List the edit queue of `emend serve`: each request received, its status, version or reason.",
+        discussion: """
+        Examples:
+          emend store queue facts.store
+          emend store queue facts.store --status refused --limit 20
+        """)
+    @Argument(help: "The store folder.") var dir: String
+    @Option(help: "Only requests in this state: queued, applying, applied, refused, rolled_back.") var status: QueueStatus?
+    @Option(help: "At most this many, newest first.") var limit = 100
+
+    func validate() throws { guard limit > 0 else { throw ValidationError("--limit must be positive, got \(limit)") } }
+
+    func run() throws {
+        let store = try EditStore.open(at: URL(fileURLWithPath: dir), writer: false)
+        let counts = try store.queueCounts()
+        print("queue: " + QueueStatus.allCases.map { "\($0.rawValue) \(counts[$0] ?? 0)" }.joined(separator: ", "))
+        for e in try store.queuedEdits(status: status, limit: limit) {
+            let where_ = e.version.map { " in version \($0)" } ?? ""
+            let why = e.reason.map { ": \($0)" } ?? ""
+            print("  [\(e.id)] \(e.status.rawValue)\(where_)\(why)  \(e.request.filledPrompt) → \(e.request.targetNew)  (\(e.submittedBy ?? "-"), \(e.receivedAt))")
+        }
     }
 }

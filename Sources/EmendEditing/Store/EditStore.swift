@@ -69,7 +69,8 @@ public final class EditStore: @unchecked Sendable {
         let db = url.appendingPathComponent("store.sqlite")
         guard FileManager.default.fileExists(atPath: db.path) else { throw EditStoreError.notAStore(path: url.path) }
         let lock = writer ? try StoreWriterLock(store: url) : nil
-        let pool = try StoreJournal.open(db, create: false, readOnly: false)
+        // The writer brings an older journal's schema up to date (migration v2 adds the edit queue's tables).
+        let pool = try StoreJournal.open(db, create: false, readOnly: false, migrate: writer)
         let store = EditStore(url: url, journal: pool, lock: lock, faults: faults)
         if writer { try store.removeUncommittedFiles() }
         return store
@@ -162,7 +163,9 @@ public final class EditStore: @unchecked Sendable {
 
     /// Journals one batch on top of `previous` (the snapshot at the head) and returns the new head snapshot.
     /// Everything or nothing: a failure at any point leaves the store at `previous.version`.
-    public func commit(_ batch: StoreBatch, after previous: StoreSnapshot) throws -> StoreSnapshot {
+    /// - job: the edit queue's job (`formJob`) this batch applies: its requests become applied in the same
+    ///   transaction, so a batch is either committed with its queue rows marked, or neither.
+    public func commit(_ batch: StoreBatch, after previous: StoreSnapshot, job: Int64? = nil) throws -> StoreSnapshot {
         guard isWriter else { throw EditStoreError.inconsistent(store: url.path, problem: "commit needs the writer lock (open with writer: true)") }
         let headNow = try head()
         guard previous.version == headNow else {
@@ -237,6 +240,7 @@ public final class EditStore: @unchecked Sendable {
                     try db.execute(sql: "INSERT INTO tensors (batch_id, file_kind, name, dtype, shape, sha256) VALUES (?, 'checkpoint', ?, ?, ?, ?)",
                                    arguments: [id, name, t.dtype, "\(t.shape)", t.checksum])
                 }
+                if let job { try EditStore.markJobCommitted(db, job: job, batchID: id, requestCount: batch.requests.count, store: url.path) }
                 try faults.hook(.journalCommit)
             }
         } catch {

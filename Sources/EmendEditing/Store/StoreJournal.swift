@@ -10,6 +10,12 @@
 //   tensors     per file, each tensor's name, dtype, shape and SHA-256
 //   events      init, rollback (an audit trail)
 //   versions    a view: the committed batches in version order
+// Added by migration v2 (the edit queue of `emend serve`; a store created before it gains the tables the first
+// time a writer opens it):
+//   queue       one row per request received: the request (JSON), when, by whom, status (queued | applying |
+//               applied | refused), the job it belongs to, the batch that applied it, the reason for a refusal
+//   queue_jobs  one row per batch of queued requests, written (with the members' job_id) before the batch is
+//               applied: status (applying | committed | failed); the batch that committed it
 
 import Foundation
 import GRDB
@@ -70,11 +76,35 @@ enum StoreJournal {
                     FROM batches WHERE status = 'committed' ORDER BY version;
                 """)
         }
+        m.registerMigration("v2-queue") { db in
+            try db.execute(sql: """
+                CREATE TABLE queue_jobs (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    status TEXT NOT NULL CHECK (status IN ('applying', 'committed', 'failed')),
+                    base_version INTEGER NOT NULL,
+                    created_at TEXT NOT NULL,
+                    finished_at TEXT,
+                    batch_id INTEGER REFERENCES batches(id),
+                    reason TEXT);
+                CREATE TABLE queue (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    received_at TEXT NOT NULL,
+                    received_unix REAL NOT NULL,
+                    submitted_by TEXT,
+                    request TEXT NOT NULL,
+                    status TEXT NOT NULL CHECK (status IN ('queued', 'applying', 'applied', 'refused')),
+                    job_id INTEGER REFERENCES queue_jobs(id),
+                    batch_id INTEGER REFERENCES batches(id),
+                    reason TEXT);
+                CREATE INDEX queue_status ON queue(status, id);
+                CREATE INDEX queue_job ON queue(job_id);
+                """)
+        }
         return m
     }
 
-    /// Opens (and, when `create`, migrates) the journal at `url`.
-    static func open(_ url: URL, create: Bool, readOnly: Bool) throws -> DatabasePool {
+    /// Opens (and, when `create` or `migrate`, brings the schema up to date: only the writer may) the journal at `url`.
+    static func open(_ url: URL, create: Bool, readOnly: Bool, migrate: Bool = false) throws -> DatabasePool {
         var config = Configuration()
         config.readonly = readOnly
         config.busyMode = .timeout(10)
@@ -92,6 +122,7 @@ enum StoreJournal {
                     return batches && info
                 }
                 guard ok else { throw EditStoreError.journal(store: url.deletingLastPathComponent().path, reason: "no batches/store_info tables") }
+                if migrate { try migrator().migrate(pool) }
             }
             return pool
         } catch let e as EditStoreError {

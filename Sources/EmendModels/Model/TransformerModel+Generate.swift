@@ -9,12 +9,14 @@ public struct SamplingOptions: Sendable, Equatable {
     public var temperature: Float = 0
     /// Keep only the k most likely tokens before sampling (0 = all).
     public var topK: Int = 0
+    /// Nucleus sampling: keep the most likely tokens whose probabilities add up to at least `topP` (1 = all).
+    public var topP: Float = 1
     public var seed: UInt64 = 0
     /// Stop after emitting any of these ids (the id is included in the output).
     public var stopTokens: Set<Int> = []
 
-    public init(temperature: Float = 0, topK: Int = 0, seed: UInt64 = 0, stopTokens: Set<Int> = []) {
-        self.temperature = temperature; self.topK = topK; self.seed = seed; self.stopTokens = stopTokens
+    public init(temperature: Float = 0, topK: Int = 0, seed: UInt64 = 0, stopTokens: Set<Int> = [], topP: Float = 1) {
+        self.temperature = temperature; self.topK = topK; self.seed = seed; self.stopTokens = stopTokens; self.topP = topP
     }
 
     public static let greedy = SamplingOptions()
@@ -34,7 +36,16 @@ public func sampleToken(_ logits: ArraySlice<Float>, options: SamplingOptions, r
         candidates = Array(candidates.prefix(options.topK))
     }
     let m = candidates.map { logits[$0] }.max() ?? 0
-    let weights = candidates.map { Double(Foundation.exp((logits[$0] - m) / options.temperature)) }
+    var weights = candidates.map { Double(Foundation.exp((logits[$0] - m) / options.temperature)) }
+    if options.topP < 1 {
+        // The smallest set of most likely tokens whose probability mass reaches topP (at least one token).
+        let order = weights.indices.sorted { weights[$0] > weights[$1] }
+        let total = weights.reduce(0, +)
+        var kept = 0, mass = 0.0
+        while kept < order.count, kept == 0 || mass < Double(options.topP) * total { mass += weights[order[kept]]; kept += 1 }
+        candidates = order.prefix(kept).map { candidates[$0] }
+        weights = order.prefix(kept).map { weights[$0] }
+    }
     let total = weights.reduce(0, +)
     var u = rng.nextUniformDouble() * total
     for (i, w) in weights.enumerated() {
@@ -47,7 +58,10 @@ public func sampleToken(_ logits: ArraySlice<Float>, options: SamplingOptions, r
 extension TransformerModel {
     /// Continues each prompt by up to `maxTokens` tokens, with a KV cache per sequence. Sequences are
     /// processed together (one row each per step). Returns the new tokens of each sequence.
-    public func generate(_ prompts: [[Int]], maxTokens: Int, options: SamplingOptions = .greedy) -> [[Int]] {
+    /// - onToken: called with (sequence, token) as soon as each token is chosen, before the next step is
+    ///   computed (streaming); returning false ends that sequence there (a stop string, a closed connection).
+    public func generate(_ prompts: [[Int]], maxTokens: Int, options: SamplingOptions = .greedy,
+                         onToken: ((_ sequence: Int, _ token: Int) -> Bool)? = nil) -> [[Int]] {
         let kvw = config.kvHeadCount * config.headDim
         var caches: [KVCache]? = prompts.map { _ in KVCache(layers: config.layerCount, kvWidth: kvw) }
         var rng = SeededGenerator(seed: options.seed)
@@ -70,6 +84,7 @@ extension TransformerModel {
                 outputs[seq].append(tok)
                 pending[seq] = [tok]
                 if options.stopTokens.contains(tok) || caches![seq].count + 1 >= config.maxPositions { done[seq] = true }
+                if let onToken, !onToken(seq, tok) { done[seq] = true }
             }
         }
         return outputs
