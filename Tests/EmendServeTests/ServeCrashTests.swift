@@ -11,7 +11,9 @@ import XCTest
 /// given the same edits: the final weights and state must equal its, every acknowledged edit must be applied
 /// exactly once (one request row per edit, all queue rows applied), and `emend store verify` must pass.
 final class ServeCrashTests: XCTestCase {
-    static let editCount = 10
+    /// Seven batches of two: enough that the random kill, which comes first, always leaves batches for the four
+    /// kills inside commits (two of which commit their batch).
+    static let editCount = 14
 
     func serveArgs(_ f: ServeFixture, store: URL) -> [String] {
         ["--store", store.path, "--keys", f.keysFile.path, "--model", f.model.path, "--preset", f.preset.path,
@@ -43,12 +45,13 @@ final class ServeCrashTests: XCTestCase {
         try EditStore.create(at: crashed, baseModel: f.model, checkpointEvery: 3)
 
         // The uninterrupted server.
-        let t0 = Date()
         let server = try ServeProcess(serveArgs(f, store: clean), home: home)
         let port = try XCTUnwrap(server.waitForPort(), server.output)
+        let t0 = Date()
         let ids = try XCTUnwrap(post(port, key: editKey), server.output)
         XCTAssertEqual(ids.count, Self.editCount)
         while try unfinished(clean) > 0 && Date().timeIntervalSince(t0) < 300 { Thread.sleep(forTimeInterval: 0.1) }
+        // How long the queue takes once posted (start-up excluded): the random kill falls in its first 40 %.
         let cleanSeconds = Date().timeIntervalSince(t0)
         server.kill(SIGTERM)
         XCTAssertFalse(server.wait(), "SIGTERM ends the server")
@@ -57,22 +60,24 @@ final class ServeCrashTests: XCTestCase {
 
         // The killed and restarted server.
         var rng = SeededGenerator(seed: 2026)
-        // Before the batch's files are complete, after they are, inside the journal transaction, just after it.
-        let points = ["tensor-write", "journal-committed", "journal-commit", "tensor-renamed", "journal-committed"]
+        // Kill 0 at a random instant; kills 1–4 before the batch's files are complete, inside the journal transaction,
+        // after the tensor file is in place but unknown to the journal, just after the transaction.
+        let points = ["", "tensor-write", "journal-commit", "tensor-renamed", "journal-committed"]
         var kills = 0, runs = 0, posted = false
         var killedAt: [String] = []
         while true {
             runs += 1
             guard runs < 40 else { XCTFail("the crash loop did not finish: \(killedAt)"); break }
-            // Five runs die (four inside a commit, at the first time this process reaches the point, one at a
-            // random instant); then the server runs undisturbed until the queue is empty.
+            // Five runs die (first at a random instant while the queue is being applied, then four inside a commit,
+            // at the first time the process reaches the point); then the server runs undisturbed until the queue
+            // is empty.
             let killing = kills < 5
             var env: [String: String] = [:]
             var timer: Double? = nil
-            if killing && kills == 2 {
-                timer = 0.3 + Double(rng.nextUniform()) * max(1, cleanSeconds * 0.5)
+            if killing && kills == 0 {
+                timer = 0.05 + Double(rng.nextUniform()) * cleanSeconds * 0.4
             } else if killing {
-                env["EMEND_STORE_CRASH_AT"] = "\(points[kills % points.count]):1"
+                env["EMEND_STORE_CRASH_AT"] = "\(points[kills]):1"
             }
             let p = try ServeProcess(serveArgs(f, store: crashed), home: home, env: env)
             guard let port = p.waitForPort() else {
@@ -115,7 +120,7 @@ final class ServeCrashTests: XCTestCase {
         let out = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         verify.waitUntilExit()
         XCTAssertEqual(verify.terminationStatus, 0, out)
-        // `emend store queue` lists the same: every edit applied, in versions 1 to 5.
+        // `emend store queue` lists the same: every edit applied, in versions 1 to 7.
         let queue = Process()
         queue.executableURL = ServeProcess.binary
         queue.arguments = ["store", "queue", crashed.path]
@@ -124,8 +129,8 @@ final class ServeCrashTests: XCTestCase {
         let listed = String(decoding: qpipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         queue.waitUntilExit()
         XCTAssertEqual(queue.terminationStatus, 0, listed)
-        XCTAssertTrue(listed.hasPrefix("queue: queued 0, applying 0, applied 10, refused 0, rolled_back 0"), listed)
-        XCTAssertTrue(listed.contains("applied in version 5"), listed)
+        XCTAssertTrue(listed.hasPrefix("queue: queued 0, applying 0, applied \(Self.editCount), refused 0, rolled_back 0"), listed)
+        XCTAssertTrue(listed.contains("applied in version \(Self.editCount / 2)"), listed)
         print("serve crash test: \(kills) kills (\(killedAt.joined(separator: ", "))), \(runs) runs; uninterrupted \(String(format: "%.1f", cleanSeconds))s")
     }
 
