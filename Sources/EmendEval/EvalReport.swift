@@ -15,8 +15,9 @@ public enum EvalDataset: String, Codable, Sendable, CaseIterable {
     case sst2, mrpc, cola, rte, nli, mmlu, downstream
     /// Perplexity on WikiText-2 (raw test split).
     case wikitext
-    /// Free generation: MQuAKE multi-hop accuracy; the chat check on CounterFact questions; generation entropy.
-    case mquake, chat, entropy
+    /// Free generation: MQuAKE multi-hop accuracy; the chat check on CounterFact questions; greedy continuations of
+    /// the edit prompts and paraphrases (the base-model check); generation entropy.
+    case mquake, chat, continuation, entropy
     /// Model health of an edited model against its original (`--original`).
     case health
 
@@ -44,7 +45,7 @@ public struct EvalReport: Sendable, Equatable, Codable {
     public var downstream: [DownstreamScore]?
     /// Set for `.wikitext`.
     public var perplexity: PerplexityResult?
-    /// Set for `.mquake` and `.chat`.
+    /// Set for `.mquake`, `.chat` and `.continuation`.
     public var answers: AnswerCheckScores?
     /// Set for `.entropy`: mean weighted n-gram entropy ×100, and the number of generated texts.
     public var generationEntropy: Double?

@@ -29,7 +29,7 @@ public enum EvalRuns {
     public static func defaultPath(_ d: EvalDataset, dataRoot: URL) -> URL {
         let p: String
         switch d {
-        case .counterfact, .entropy, .health: p = "counterfact_easyedit/counterfact-edit.json"
+        case .counterfact, .entropy, .health, .continuation: p = "counterfact_easyedit/counterfact-edit.json"
         case .zsre, .facts: p = "zsre/zsre_mend_eval_portability_gpt4.json"
         case .knowedit: p = "knowedit/ZsRE-test-all.json"
         case .sst2, .mrpc, .cola, .rte, .nli, .mmlu, .downstream: p = "."
@@ -60,7 +60,7 @@ public enum EvalRuns {
     }
 
     /// Runs `dataset` on a loaded model. `data` is the file (or, for downstream tasks, the data root holding
-    /// `glue_subsets/`); `records` an inclusive range of records (edit, mquake, chat, entropy datasets).
+    /// `glue_subsets/`); `records` an inclusive range of records (edit, mquake, chat, continuation, entropy datasets).
     public static func run(_ dataset: EvalDataset, model: LoadedModel, modelName: String, data: URL,
                            records: ClosedRange<Int>? = nil, options: EvalOptions = EvalOptions(),
                            progress: ((String, Int, Int) -> Void)? = nil) throws -> EvalReport {
@@ -109,6 +109,12 @@ public enum EvalRuns {
             report = EvalReport(model: modelName, dataset: dataset, dataFile: file, firstRecord: first,
                                 lastRecord: first + qs.count - 1, seconds: 0)
             report.answers = QuestionAnswering.chatCheck(model, items: items, maxTokens: options.maxNewTokens) { progress?("questions", $0, $1) }
+        case .continuation:
+            let (reqs, first) = try select(try editRecords(data), records, file: file)
+            report = EvalReport(model: modelName, dataset: dataset, dataFile: file, firstRecord: first,
+                                lastRecord: first + reqs.count - 1, seconds: 0)
+            report.answers = QuestionAnswering.continuationCheck(model, items: QuestionAnswering.continuationItems(reqs),
+                                                                 maxTokens: options.maxNewTokens) { progress?("prompts", $0, $1) }
         case .health:
             guard let original = options.original else {
                 throw EmendEvalError.invalidSetting(field: "original", expected: "the unedited model (--original)", got: "none")

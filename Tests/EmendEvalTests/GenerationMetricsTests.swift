@@ -1,5 +1,6 @@
 import XCTest
 import EmendCore
+import EmendEditing
 import EmendModels
 import EmendTestSupport
 @testable import EmendEval
@@ -98,6 +99,33 @@ final class GenerationMetricsTests: XCTestCase {
         let s = QuestionAnswering.score(groups: [[0, 1], [2]], items: items, answers: ["Rome.", "It is Paris", "Bergen"])
         XCTAssertEqual(s.items, 2)
         XCTAssertEqual(s.newRate, 50); XCTAssertEqual(s.oldRate, 100)
+    }
+
+    /// The continuation check's prompts: each record's prompt with its subject, then its paraphrases, all expecting
+    /// the new target and naming the old one where the record has it.
+    func testContinuationItems_PromptThenParaphrases() {
+        let a = EditRequest(prompt: "{} is located in", subject: "The Eiffel Tower", targetNew: "Rome", targetTrue: "Paris",
+                            paraphrasePrompts: ["Where is the Eiffel Tower? It is in"])
+        let b = EditRequest(prompt: "{} was made by", subject: "Apple A5", targetNew: "Google")
+        let items = QuestionAnswering.continuationItems([a, b])
+        XCTAssertEqual(items.map(\.question), ["The Eiffel Tower is located in", "Where is the Eiffel Tower? It is in", "Apple A5 was made by"])
+        XCTAssertEqual(items.map(\.expected), [["Rome"], ["Rome"], ["Google"]])
+        XCTAssertEqual(items.map(\.old), [["Paris"], ["Paris"], []])
+    }
+
+    /// On SmolLM2 (skipped when not installed): the continuation check continues the plain prompt, not a chat turn.
+    /// Independent path: the greedy tokens of `TransformerModel.generate` on the tokenizer's prompt ids, decoded;
+    /// a word of that text is named (100 %), a word it lacks is not (0 %).
+    func testContinuationCheck_ScoresPlainGreedyContinuations() throws {
+        guard TestPaths.exists(TestPaths.defaultModel) else { throw XCTSkip("no \(TestPaths.defaultModel.path)") }
+        let m = try LoadedModel.load(TestPaths.defaultModel.path)
+        let prompt = "The Eiffel Tower is located in the city of"
+        let ids = m.model.generate([m.tokenizer.promptIDs(prompt)], maxTokens: 6)[0]
+        let text = m.tokenizer.decode(ids, skipSpecial: true, continuing: true)
+        let word = try XCTUnwrap(text.split(whereSeparator: { !$0.isLetter }).first.map(String.init), text)
+        let hit = QuestionAnswering.continuationCheck(m, items: [AnswerCheckItem(question: prompt, expected: [word], old: ["Zyzzyva"])], maxTokens: 6)
+        XCTAssertEqual(hit.newRate, 100, text)
+        XCTAssertEqual(hit.oldRate, 0)
     }
 
     /// On SmolLM2 (skipped when not installed): batched greedy generation with a total-length budget per prompt

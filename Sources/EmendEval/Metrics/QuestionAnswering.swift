@@ -4,12 +4,16 @@
 //   chat check  the question form of each edited fact (CounterFact: `counterfact_qna.json`), through the
 //               model's chat template (plain "Question: …\nAnswer:" when it has none); success when the answer
 //               names the new target. Also counted: answers that name the old (true) target.
+//   continuation  the realistic check for a base model: each edit prompt and each of its paraphrases is continued
+//               greedily as plain text (no chat template); success when the continuation names the new target,
+//               counted per prompt. Also counted: continuations naming the old target.
 //   MQuAKE      the three multi-hop questions of each case; a case is answered when any of its questions'
 //               answers names the post-edit answer or one of its aliases (MQuAKE's multi-hop accuracy), and
 //               separately the pre-edit answer.
 // "Names" = case-insensitive match of the whole expected string on word boundaries (letters and digits around
 // it are not part of the match).
 
+import EmendEditing
 import EmendModels
 import Foundation
 
@@ -70,6 +74,30 @@ public enum QuestionAnswering {
     public static func chatCheck(_ model: LoadedModel, items: [AnswerCheckItem], maxTokens: Int = 24,
                                  progress: ((Int, Int) -> Void)? = nil) -> AnswerCheckScores {
         let answers = ask(model, items.map(\.question), maxTokens: maxTokens, progress: progress)
+        return score(groups: items.indices.map { [$0] }, items: items, answers: answers)
+    }
+
+    /// The prompts of the continuation check: each request's filled prompt, then its paraphrases, each expecting the
+    /// new target (and, where the request has one, naming the old).
+    public static func continuationItems(_ requests: [EditRequest]) -> [AnswerCheckItem] {
+        requests.flatMap { r in
+            ([r.filledPrompt] + r.paraphrasePrompts).map {
+                AnswerCheckItem(question: $0, expected: [r.targetNew], old: r.targetTrue.map { [$0] } ?? [])
+            }
+        }
+    }
+
+    /// The continuation check: greedy continuations of `items`' prompts as plain text, one item per prompt.
+    public static func continuationCheck(_ model: LoadedModel, items: [AnswerCheckItem], maxTokens: Int = 24, batchSize: Int = 16,
+                                         progress: ((Int, Int) -> Void)? = nil) -> AnswerCheckScores {
+        var answers: [String] = []
+        var start = 0
+        while start < items.count {
+            let end = min(items.count, start + max(1, batchSize))
+            answers += model.complete(items[start..<end].map(\.question), chat: false, maxTokens: maxTokens)
+            start = end
+            progress?(start, items.count)
+        }
         return score(groups: items.indices.map { [$0] }, items: items, answers: answers)
     }
 
