@@ -73,17 +73,19 @@ let package = Package(
         // times OpenBLAS's speed here (`make bench`).
         .target(name: "CEmendKernels", cSettings: [.unsafeFlags(["-O3", "-ffp-contract=fast"])], linkerSettings: [.linkedLibrary("dl")]),
         .target(name: "EmendTestSupport", dependencies: ["EmendCore"], swiftSettings: optimise),
+        // The tiny random-weight model file (and its preset, corpus and requests) of the store, CLI and server tests.
+        .target(name: "EmendModelTestSupport", dependencies: ["EmendModels", "EmendTestSupport"], swiftSettings: optimise),
         .target(name: "EmendFuzzTargets", dependencies: ["EmendEditing"]),
         .executableTarget(name: "EmendBench", dependencies: ["EmendEval", "EmendTestSupport"], swiftSettings: optimise),
 
         // MARK: - Unit test bundles
         .testTarget(name: "EmendCoreTests", dependencies: ["EmendCore", "EmendTestSupport"]),
         .testTarget(name: "EmendModelsTests", dependencies: ["EmendModels", "EmendTestSupport"]),
-        .testTarget(name: "EmendEditingTests", dependencies: ["EmendEditing", "EmendTestSupport"]),
+        .testTarget(name: "EmendEditingTests", dependencies: ["EmendEditing", "EmendTestSupport", "EmendModelTestSupport"]),
         .testTarget(name: "EmendEvalTests", dependencies: ["EmendEval", "EmendTestSupport"]),
         .testTarget(
             name: "EmendServeTests",
-            dependencies: ["EmendServe", "EmendEditing", "EmendTestSupport", .product(name: "HummingbirdTesting", package: "hummingbird"),
+            dependencies: ["EmendServe", "EmendEditing", "EmendTestSupport", "EmendModelTestSupport", .product(name: "HummingbirdTesting", package: "hummingbird"),
                            .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "EmendFuzzTests", dependencies: ["EmendFuzzTargets", "EmendEditing", "EmendTestSupport", .product(name: "GRDB", package: "GRDB.swift")]),
     ]

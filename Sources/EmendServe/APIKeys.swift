@@ -6,6 +6,8 @@
 //
 // A presented key is hashed and compared with every stored hash in constant time (the comparison does not stop at
 // the first differing byte, nor at the first matching key), so the time taken does not tell how close a guess was.
+// A running server reads the file again when it changes (`KeyringFile`): a key added with `emend serve keys add`
+// works at once, a line deleted revokes its key; a file that no longer parses keeps the previous keys and is logged.
 
 import Crypto
 import Foundation
@@ -129,5 +131,54 @@ public struct APIKeyring: Sendable {
             i += 2
         }
         return out
+    }
+}
+
+/// The keys file of a running server: the keyring it last read, read again when the file's modification time,
+/// size or inode change (checked at most every `interval` seconds, one `stat` per check).
+public final class KeyringFile: @unchecked Sendable {
+    public let url: URL
+    let interval: Double
+    private let lock = NSLock()
+    private var keyring: APIKeyring
+    private var signature: [Int]
+    private var checkedAt: Double
+    /// Called with the error when a changed file does not parse (the previous keys stay in force).
+    var onReloadError: @Sendable (Error) -> Void = { _ in }
+
+    /// Reads the file once; a malformed file is an error here (the server does not start).
+    public init(url: URL, interval: Double = 1) throws {
+        self.url = url
+        self.interval = interval
+        signature = KeyringFile.signature(url)
+        keyring = try APIKeyring.load(from: url)
+        checkedAt = Date().timeIntervalSince1970
+    }
+
+    /// The keys in force now.
+    public func current(now: Double = Date().timeIntervalSince1970) -> APIKeyring {
+        lock.lock(); defer { lock.unlock() }
+        guard now - checkedAt >= interval else { return keyring }
+        checkedAt = now
+        let sig = KeyringFile.signature(url)
+        guard sig != signature else { return keyring }
+        do {
+            keyring = try APIKeyring.load(from: url)
+            signature = sig
+        } catch {
+            signature = sig   // reported once per change, not on every request
+            onReloadError(error)
+        }
+        return keyring
+    }
+
+    /// The key `presented` names in the keys in force, compared in constant time (see `APIKeyring.match`).
+    public func match(_ presented: String) -> APIKey? { current().match(presented) }
+
+    /// (modification time in ns, size, inode); empty when the file cannot be read.
+    static func signature(_ url: URL) -> [Int] {
+        var st = stat()
+        guard stat(url.path, &st) == 0 else { return [] }
+        return [Int(st.st_mtim.tv_sec) * 1_000_000_000 + Int(st.st_mtim.tv_nsec), Int(st.st_size), Int(st.st_ino)]
     }
 }

@@ -50,7 +50,7 @@ public final class EmendServer: @unchecked Sendable {
     public let configuration: ServeConfiguration
     let store: EditStore
     let versions: ModelVersions
-    let keyring: APIKeyring
+    let keyring: KeyringFile
     let writer: EditWriter
     let scheduler: GenerationScheduler
     let limiter: RateLimiter
@@ -77,7 +77,8 @@ public final class EmendServer: @unchecked Sendable {
         guard ["encore", "memit", "alphaedit", "emmet"].contains(configuration.writer.method) else {
             throw ServeError.invalidOption(name: "--method", expected: "encore, memit, alphaedit or emmet (the locate-then-edit methods)", got: configuration.writer.method)
         }
-        keyring = try APIKeyring.load(from: configuration.keys)
+        keyring = try KeyringFile(url: configuration.keys)
+        keyring.onReloadError = { [logger] error in logger.error("keys file changed but not reloaded, the previous keys stay: \(error)") }
         store = try EditStore.open(at: configuration.store, writer: true, faults: .fromEnvironment())
         let recorded = try store.info()["base_model_path"]
         let base = try LoadedModel.load(configuration.model ?? recorded ?? "smollm2")

@@ -17,10 +17,10 @@ public struct ServeContext: AuthRequestContext, RequestContext {
     }
 }
 
-/// Finds the request's key ("Authorization: Bearer <key>") in the keyring, compared in constant time.
+/// Finds the request's key ("Authorization: Bearer <key>") in the keys in force, compared in constant time.
 struct APIKeyAuthenticator: AuthenticatorMiddleware {
     typealias Context = ServeContext
-    let keyring: APIKeyring
+    let keyring: KeyringFile
 
     func authenticate(request: Request, context: ServeContext) async throws -> APIKey? {
         guard let token = request.headers.bearer?.token else { return nil }

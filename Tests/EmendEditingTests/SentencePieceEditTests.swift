@@ -1,8 +1,9 @@
-import XCTest
 import EmendCore
+@testable import EmendEditing
+import EmendModelTestSupport
 import EmendModels
 import EmendTestSupport
-@testable import EmendEditing
+import XCTest
 
 /// ENCORE end to end on a random-weight Llama-2-shaped model (RMSNorm, SwiGLU, grouped-query attention, no
 /// biases) that carries the Mistral SentencePiece tokenizer (32,000 pieces, BOS wanted), on the first CounterFact

@@ -1,8 +1,9 @@
-import XCTest
 import EmendCore
+@testable import EmendEditing
+import EmendModelTestSupport
 import EmendModels
 import EmendTestSupport
-@testable import EmendEditing
+import XCTest
 
 /// The crash test: the real `emend` binary edits a tiny model through a store in 22 batches; a second run of the
 /// same command is killed with SIGKILL at least 10 times — inside tensor writes, inside and just after journal

@@ -1,8 +1,9 @@
-import XCTest
 import EmendCore
+@testable import EmendEditing
+import EmendModelTestSupport
 import EmendModels
 import EmendTestSupport
-@testable import EmendEditing
+import XCTest
 
 /// The locate-then-edit editor through the store on the tiny model, in process: the store's snapshot equals the
 /// editor's own weights and state after every batch; after a rollback to k, an editor resumed from the store and

@@ -1,8 +1,9 @@
-import XCTest
 import EmendCore
+@testable import EmendEditing
+import EmendModelTestSupport
 import EmendModels
 import EmendTestSupport
-@testable import EmendEditing
+import XCTest
 
 /// MALMEN (an untrained, identity-initialised editor: its shifts are the regularised least-squares solve of the raw
 /// value gradients, so they are non-zero) and the fine-tuning baseline through the store on the tiny model: after

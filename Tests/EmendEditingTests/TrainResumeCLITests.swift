@@ -1,8 +1,9 @@
-import XCTest
 import EmendCore
+@testable import EmendEditing
+import EmendModelTestSupport
 import EmendModels
 import EmendTestSupport
-@testable import EmendEditing
+import XCTest
 
 /// `emend train` resumes from its --out folder with the settings it was started with: a flag that now differs is
 /// refused with the flag and both values named, and the folder is left as it was; the same flags (with more

@@ -35,6 +35,28 @@ final class APIKeysTests: XCTestCase {
         XCTAssertThrowsError(try APIKeyring.addKey(to: file, scope: .admin, name: "two words"))
     }
 
+    /// A running server's keys follow the file: a key added with `addKey` matches at the next check, a deleted line
+    /// stops matching, and a file made malformed keeps the previous keys (and reports the error once). Truth: the
+    /// file contents written here by hand and through `addKey`.
+    func testKeyringFile_FollowsTheFile() throws {
+        let file = dir.appendingPathComponent("keys.txt")
+        let alice = try APIKeyring.addKey(to: file, scope: .edit, name: "alice")
+        let ring = try KeyringFile(url: file, interval: 0)
+        let errors = ErrorLog()
+        ring.onReloadError = { errors.add($0) }
+        XCTAssertEqual(ring.match(alice)?.name, "alice")
+        let bob = try APIKeyring.addKey(to: file, scope: .generate, name: "bob")
+        XCTAssertEqual(ring.match(bob)?.scope, .generate, "a key added while serving works at once")
+        let kept = try String(contentsOf: file, encoding: .utf8).split(separator: "\n").filter { !$0.contains(" alice") }
+        try (kept.joined(separator: "\n") + "\n").write(to: file, atomically: true, encoding: .utf8)
+        XCTAssertNil(ring.match(alice), "a deleted line revokes its key")
+        XCTAssertEqual(ring.match(bob)?.name, "bob")
+        try (kept.joined(separator: "\n") + "\nnot-a-hash admin mallory\n").write(to: file, atomically: true, encoding: .utf8)
+        XCTAssertEqual(ring.match(bob)?.name, "bob", "a malformed file keeps the keys in force")
+        XCTAssertEqual(ring.match(bob)?.name, "bob")
+        XCTAssertEqual(errors.count, 1, "the bad file is reported once, not on every request")
+    }
+
     /// Scope order: generate < edit < admin.
     func testScopes_Order() {
         let k = { (s: KeyScope) in APIKey(hash: [], scope: s, name: "k") }
@@ -91,4 +113,12 @@ final class APIKeysTests: XCTestCase {
         print(String(format: "key match: right key %.0f ns, wrong key %.0f ns (ratio %.2f)", good, bad, bad / good))
         XCTAssertLessThan(max(good, bad) / min(good, bad), 3)
     }
+}
+
+/// Errors collected from a callback on any thread.
+final class ErrorLog: @unchecked Sendable {
+    private let lock = NSLock()
+    private var errors: [Error] = []
+    func add(_ e: Error) { lock.lock(); errors.append(e); lock.unlock() }
+    var count: Int { lock.lock(); defer { lock.unlock() }; return errors.count }
 }

@@ -1,5 +1,6 @@
 import EmendCore
 import EmendEditing
+import EmendModelTestSupport
 import EmendServe
 import EmendTestSupport
 import Foundation
@@ -30,7 +31,7 @@ final class ServeCrashTests: XCTestCase {
     /// Posts the edits once: the ids when acknowledged (202). A server killed before answering may still have
     /// journalled them; the caller checks the journal.
     func post(_ port: Int, key: String) -> [Int64]? {
-        let r = HTTP.request("POST", "http://127.0.0.1:\(port)/v1/edits", key: key, body: ServeFixture.requests(Self.editCount))
+        let r = HTTP.request("POST", "http://127.0.0.1:\(port)/v1/edits", key: key, body: TinyModelFile.requests(Self.editCount))
         guard r.status == 202 else { return nil }
         return (HTTP.json(r.body)["data"] as? [[String: Any]])?.compactMap { ($0["id"] as? NSNumber)?.int64Value }
     }

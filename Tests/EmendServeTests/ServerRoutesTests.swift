@@ -1,4 +1,5 @@
 import EmendEditing
+import EmendModelTestSupport
 @testable import EmendServe
 import Foundation
 import Hummingbird
@@ -55,7 +56,7 @@ final class ServerRoutesTests: XCTestCase, @unchecked Sendable {
             try await client.execute(uri: "/v1/models", method: .get) { try self.assertError($0, .unauthorized, type: "authentication_error") }
             var bad = self.headers(nil); bad[.authorization] = "Bearer emk_" + String(repeating: "0", count: 64)
             try await client.execute(uri: "/v1/models", method: .get, headers: bad) { try self.assertError($0, .unauthorized) }
-            try await client.execute(uri: "/v1/edits", method: .post, headers: self.headers(.generate), body: self.body(ServeFixture.requests(1))) {
+            try await client.execute(uri: "/v1/edits", method: .post, headers: self.headers(.generate), body: self.body(TinyModelFile.requests(1))) {
                 try self.assertError($0, .forbidden, type: "permission_error")
             }
             try await client.execute(uri: "/v1/models", method: .get, headers: self.headers(.edit)) { r in
@@ -175,7 +176,7 @@ final class ServerRoutesTests: XCTestCase, @unchecked Sendable {
             try self.assertError(try await post("/v1/chat/completions", g, self.body(["messages": [["role": "tool", "content": "x"]]])), .badRequest, param: "messages[0].role")
             try self.assertError(try await post("/v1/edits", e, ByteBuffer(string: "[{\"prompt\": \"no subject here\", \"subject\": \"Eiffel\", \"target_new\": \"Rome\"}]")), .badRequest)
             try self.assertError(try await post("/v1/edits", e, ByteBuffer(string: "[]")), .badRequest)
-            try self.assertError(try await post("/v1/edits", e, self.body(["requests": ServeFixture.requests(1), "extra": true])), .badRequest, param: "extra")
+            try self.assertError(try await post("/v1/edits", e, self.body(["requests": TinyModelFile.requests(1), "extra": true])), .badRequest, param: "extra")
             func get(_ uri: String) async throws -> TestResponse { try await client.execute(uri: uri, method: .get, headers: g) }
             try self.assertError(try await get("/v1/edits/..%2F..%2Fetc%2Fpasswd"), .badRequest, param: "id")
             try self.assertError(try await get("/v1/edits/../../store.sqlite"), .notFound)
@@ -216,7 +217,7 @@ final class ServerRoutesTests: XCTestCase, @unchecked Sendable {
         let app = server.makeApplication()
         try await app.test(.router) { client in
             let r = try await client.execute(uri: "/v1/edits", method: .post, headers: self.headers(.edit),
-                                             body: self.body(["requests": ServeFixture.requests(2)]))
+                                             body: self.body(["requests": TinyModelFile.requests(2)]))
             XCTAssertEqual(r.status, .accepted, String(buffer: r.body))
             let data = try XCTUnwrap(try self.json(r)["data"] as? [[String: Any]])
             let ids = data.compactMap { ($0["id"] as? NSNumber)?.int64Value }
@@ -237,7 +238,7 @@ final class ServerRoutesTests: XCTestCase, @unchecked Sendable {
             XCTAssertEqual(self.server.versions.current.version, 1)
             let base = self.server.versions.base.loaded.model
             let rebuilt = try reader.snapshot().applied(to: base)
-            for l in 0..<ServeFixture.layers {
+            for l in 0..<TinyModelFile.layers {
                 XCTAssertEqual(self.server.versions.current.loaded.model.weights.blocks[l].ffnDown, rebuilt.weights.blocks[l].ffnDown, "layer \(l)")
             }
             XCTAssertNotEqual(self.server.versions.current.loaded.model.weights.blocks[1].ffnDown, base.weights.blocks[1].ffnDown, "the edit changed layer 1")
@@ -303,7 +304,7 @@ final class ServerRoutesTests: XCTestCase, @unchecked Sendable {
     func testRollbacks_ConcurrentAreSerialised() async throws {
         let app = server.makeApplication()
         try await app.test(.router) { client in
-            let r = try await client.execute(uri: "/v1/edits", method: .post, headers: self.headers(.edit), body: self.body(ServeFixture.requests(4)))
+            let r = try await client.execute(uri: "/v1/edits", method: .post, headers: self.headers(.edit), body: self.body(TinyModelFile.requests(4)))
             XCTAssertEqual(r.status, .accepted)
             for _ in 0..<600 where (try self.server.store.head()) < 2 { try await Task.sleep(nanoseconds: 100_000_000) }
             XCTAssertEqual(try self.server.store.head(), 2)
