@@ -53,7 +53,16 @@ struct InitModelCommand: ParsableCommand {
             bar.update(done, total, detail: "\(name) \(t)")
         }
         let types = report.tensorsPerType.keys.sorted().map { "\($0) \(report.tensorsPerType[$0] ?? 0)" }.joined(separator: ", ")
-        print(String(format: "wrote %@: %.2f B parameters, %.2f GB, tensors %@, in %.1f s", out,
-                     Double(report.parameters) / 1e9, Double(report.bytes) / 1e9, types, Date().timeIntervalSince(start)))
+        print("wrote \(out): \(Self.scaled(report.parameters, "parameters")), \(Self.scaled(report.bytes, "B")), tensors \(types), "
+              + String(format: "in %.1f s", Date().timeIntervalSince(start)))
+    }
+
+    /// `n` with an SI prefix: "8.03 G parameters", "4.92 GB", "12.6 MB".
+    static func scaled(_ n: Int, _ unit: String) -> String {
+        let x = Double(n)
+        let sep = unit == "B" ? "" : " "
+        if x >= 1e9 { return String(format: "%.2f G", x / 1e9) + sep + unit }
+        if x >= 1e6 { return String(format: "%.1f M", x / 1e6) + sep + unit }
+        return String(format: "%.1f k", x / 1e3) + sep + unit
     }
 }
