@@ -76,6 +76,11 @@ public enum EmendModelsError: Error, CustomStringConvertible, Sendable, Equatabl
     case replacementShapeMismatch(file: String, tensor: String, expected: [Int], got: [Int])
     /// A type the writer cannot encode Float32 data as.
     case unsupportedOutputType(file: String, type: String)
+    /// A tensor type that has no quantizer in this build.
+    case quantizationUnsupported(tensor: String, type: String)
+    /// Values whose rows the type's blocks cannot tile (row length not a positive multiple of the block size,
+    /// or an element count that is not whole rows).
+    case quantizationRowLength(tensor: String, type: String, rowLength: Int, blockSize: Int, count: Int)
     /// A metadata array whose elements do not share one type.
     case ggufMixedArray(file: String, key: String)
     /// The same tensor name given twice to a writer.
@@ -197,6 +202,12 @@ public enum EmendModelsError: Error, CustomStringConvertible, Sendable, Equatabl
             return "\(f): replacement for tensor '\(t)' has shape \(g), expected \(e)"
         case let .unsupportedOutputType(f, t):
             return "\(f): cannot write Float32 data as \(t); hint: use F32, F16 or BF16"
+        case let .quantizationUnsupported(t, ty):
+            return "tensor '\(t)': cannot quantise to \(ty); hint: supported are "
+                + GGMLType.quantizable.map(\.description).joined(separator: ", ")
+        case let .quantizationRowLength(t, ty, r, b, c):
+            return "tensor '\(t)': rows of \(r) elements (\(c) in all) cannot be quantised to \(ty), whose blocks hold \(b) "
+                + "elements; hint: the row length must be a positive multiple of \(b) and divide the element count"
         case let .ggufMixedArray(f, k):
             return "\(f): metadata key '\(k)' is an array whose elements differ in type; GGUF arrays hold one type"
         case let .duplicateTensorName(f, t):

@@ -22,7 +22,7 @@ struct Emend: ParsableCommand {
           emend pull gemma3-270m   (the named models: emend models)
         """,
         subcommands: [GenerateCommand.self, EditCommand.self, EvalCommand.self, BenchCommand.self, TrainCommand.self,
-                      StatsCommand.self, InspectCommand.self, TokenizeCommand.self, StoreCommand.self, ServeCommand.self, PullCommand.self, ModelsCommand.self,
+                      StatsCommand.self, InspectCommand.self, TokenizeCommand.self, InitModelCommand.self, StoreCommand.self, ServeCommand.self, PullCommand.self, ModelsCommand.self,
                       EnvCommand.self, DevicesCommand.self])
 
     /// Standard output is line-buffered even when it is a file, so a long run's log shows each batch as it ends;

@@ -3,7 +3,9 @@
 //
 // `write(from:replacing:…)` is the editing path: it copies every metadata key (in order, with its
 // type) and every untouched tensor's bytes verbatim from the memory map, and encodes only the
-// replaced tensors, as F32, F16 or BF16.
+// replaced tensors, as F32, F16 or BF16. `write(metadata:streaming:…)` is the path for files larger than memory
+// (`emend init-model`): every tensor's byte count follows from its dims and type, so the header (with the
+// offsets) is written first and each tensor's bytes are then produced and written piece by piece.
 
 import EmendCore
 import Foundation
@@ -22,14 +24,31 @@ public enum GGUFWriter {
         }
     }
 
-    /// Bytes to write: owned, or borrowed from a live memory map.
+    /// One tensor whose bytes are made while the file is written, so that a file larger than memory can be
+    /// written tensor by tensor: `produce` is called once, in file order, and must hand its sink exactly
+    /// (elements / blockSize) · bytesPerBlock bytes, in as many pieces as it likes.
+    public struct StreamedTensor {
+        public var name: String
+        public var dims: [Int]
+        public var type: GGMLType
+        public var produce: (_ sink: ([UInt8]) throws -> Void) throws -> Void
+        public init(name: String, dims: [Int], type: GGMLType, produce: @escaping (_ sink: ([UInt8]) throws -> Void) throws -> Void) {
+            self.name = name; self.dims = dims; self.type = type; self.produce = produce
+        }
+        /// The bytes `produce` must write.
+        public var byteCount: Int { type.byteCount(elements: dims.reduce(1, *)) }
+    }
+
+    /// Bytes to write: owned, borrowed from a live memory map, or produced in pieces during the write.
     enum Payload {
         case owned([UInt8])
         case borrowed(UnsafeRawBufferPointer)
+        case streamed(count: Int, produce: (_ sink: ([UInt8]) throws -> Void) throws -> Void)
         var count: Int {
             switch self {
             case let .owned(a): return a.count
             case let .borrowed(b): return b.count
+            case let .streamed(n, _): return n
             }
         }
     }
@@ -85,6 +104,13 @@ public enum GGUFWriter {
     /// The alignment is `general.alignment` if present (it must be a uint32 power of two), else 32.
     public static func write(metadata: [(key: String, value: GGUFValue)], tensors: [TensorData], to url: URL) throws {
         let entries = tensors.map { Entry(name: $0.name, dims: $0.dims, type: $0.type, payload: .owned($0.bytes)) }
+        try writeEntries(metadata: metadata, arrayTypes: [:], entries: entries, to: url)
+    }
+
+    /// Writes a new GGUF file from metadata and tensors whose bytes are produced one tensor at a time, in the
+    /// order given (peak memory: the largest piece a `produce` holds, not the file).
+    public static func write(metadata: [(key: String, value: GGUFValue)], streaming tensors: [StreamedTensor], to url: URL) throws {
+        let entries = tensors.map { Entry(name: $0.name, dims: $0.dims, type: $0.type, payload: .streamed(count: $0.byteCount, produce: $0.produce)) }
         try writeEntries(metadata: metadata, arrayTypes: [:], entries: entries, to: url)
     }
 
@@ -159,6 +185,18 @@ public enum GGUFWriter {
                 switch e.payload {
                 case let .owned(a): try out.write(a)
                 case let .borrowed(b): try out.write(b)
+                case let .streamed(count, produce):
+                    var written = 0
+                    try produce { piece in
+                        written += piece.count
+                        guard written <= count else {
+                            throw EmendModelsError.tensorByteCountMismatch(file: file, tensor: e.name, expected: count, got: written)
+                        }
+                        try out.write(piece)
+                    }
+                    guard written == count else {
+                        throw EmendModelsError.tensorByteCountMismatch(file: file, tensor: e.name, expected: count, got: written)
+                    }
                 }
                 try out.writeZeros(padded(e.payload.count, alignment) - e.payload.count)
             }
