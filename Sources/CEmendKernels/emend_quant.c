@@ -48,35 +48,27 @@ long emend_quant_row_bytes(int type, long in) {
 
 #pragma clang fp contract(off)
 
+// Inlined into each CLONES function, so that each is vectorised for its own instruction set.
+#define INLINE __attribute__((always_inline)) static inline
+
 static inline uint16_t rd16(const uint8_t *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
 static inline uint32_t rd32(const uint8_t *p) { return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24; }
 
-/// IEEE binary16 → binary32, exact (subnormals as man·2⁻²⁴; infinities and NaN keep their payload).
+/// IEEE binary16 → binary32, exact (one vcvtph2ps where the CPU has F16C; NaN stays NaN).
 static inline float half(uint16_t h) {
-    uint32_t sign = (uint32_t)(h & 0x8000) << 16, exp = (h >> 10) & 0x1F, man = h & 0x3FF, bits;
-    if (exp == 0) {
-        float f = (float)man * 5.9604644775390625e-8f;  // 2⁻²⁴
-        memcpy(&bits, &f, 4);
-        bits |= sign;
-    } else if (exp == 31) {
-        bits = sign | 0x7F800000u | (man << 13);
-    } else {
-        bits = sign | ((exp + 112) << 23) | (man << 13);
-    }
-    float f;
-    memcpy(&f, &bits, 4);
-    return f;
+    _Float16 f;
+    memcpy(&f, &h, 2);
+    return (float)f;
 }
 
-static inline void block_q4_0(const uint8_t *p, float *y) {
+INLINE void block_q4_0(const uint8_t *restrict p, float *restrict y) {
     const float d = half(rd16(p));
-    for (int j = 0; j < 16; j++) {
-        y[j] = (float)((p[2 + j] & 0xF) - 8) * d;
-        y[j + 16] = (float)((p[2 + j] >> 4) - 8) * d;
-    }
+    const uint8_t *qs = p + 2;
+    for (int j = 0; j < 16; j++) y[j] = (float)((qs[j] & 0xF) - 8) * d;
+    for (int j = 0; j < 16; j++) y[j + 16] = (float)((qs[j] >> 4) - 8) * d;
 }
 
-static inline void block_q4_1(const uint8_t *p, float *y) {
+INLINE void block_q4_1(const uint8_t *restrict p, float *restrict y) {
     const float d = half(rd16(p)), m = half(rd16(p + 2));
     for (int j = 0; j < 16; j++) {
         y[j] = (float)(p[4 + j] & 0xF) * d + m;
@@ -84,7 +76,7 @@ static inline void block_q4_1(const uint8_t *p, float *y) {
     }
 }
 
-static inline void block_q5_0(const uint8_t *p, float *y) {
+INLINE void block_q5_0(const uint8_t *restrict p, float *restrict y) {
     const float d = half(rd16(p));
     const uint32_t qh = rd32(p + 2);
     for (int j = 0; j < 16; j++) {
@@ -94,7 +86,7 @@ static inline void block_q5_0(const uint8_t *p, float *y) {
     }
 }
 
-static inline void block_q5_1(const uint8_t *p, float *y) {
+INLINE void block_q5_1(const uint8_t *restrict p, float *restrict y) {
     const float d = half(rd16(p)), m = half(rd16(p + 2));
     const uint32_t qh = rd32(p + 4);
     for (int j = 0; j < 16; j++) {
@@ -104,14 +96,15 @@ static inline void block_q5_1(const uint8_t *p, float *y) {
     }
 }
 
-static inline void block_q8_0(const uint8_t *p, float *y) {
+INLINE void block_q8_0(const uint8_t *restrict p, float *restrict y) {
     const float d = half(rd16(p));
-    for (int j = 0; j < 32; j++) y[j] = (float)(int8_t)p[2 + j] * d;
+    const int8_t *qs = (const int8_t *)(p + 2);
+    for (int j = 0; j < 32; j++) y[j] = (float)qs[j] * d;
 }
 
 /// The six-bit (scale, min) pair of sub-block j (0…7) from the 12 packed bytes s: pairs 0–3 are the low 6 bits of
 /// bytes 0–3 / 4–7; pairs 4–7 take 4 bits from bytes 8–11 and their top 2 bits from bytes 0–3 / 4–7.
-static inline void scale_min_k4(int j, const uint8_t *s, float *sc, float *m) {
+INLINE void scale_min_k4(int j, const uint8_t *s, float *sc, float *m) {
     if (j < 4) {
         *sc = (float)(s[j] & 63);
         *m = (float)(s[j + 4] & 63);
@@ -121,7 +114,7 @@ static inline void scale_min_k4(int j, const uint8_t *s, float *sc, float *m) {
     }
 }
 
-static inline void block_q4_k(const uint8_t *p, float *y) {
+INLINE void block_q4_k(const uint8_t *restrict p, float *restrict y) {
     const float d = half(rd16(p)), dmin = half(rd16(p + 2));
     const uint8_t *scales = p + 4, *qs = p + 16;
     for (int g = 0; g < 4; g++) {
@@ -138,7 +131,7 @@ static inline void block_q4_k(const uint8_t *p, float *y) {
     }
 }
 
-static inline void block_q5_k(const uint8_t *p, float *y) {
+INLINE void block_q5_k(const uint8_t *restrict p, float *restrict y) {
     const float d = half(rd16(p)), dmin = half(rd16(p + 2));
     const uint8_t *scales = p + 4, *qh = p + 16, *qs = p + 48;
     for (int g = 0; g < 4; g++) {
@@ -156,22 +149,23 @@ static inline void block_q5_k(const uint8_t *p, float *y) {
     }
 }
 
-static inline void block_q6_k(const uint8_t *p, float *y) {
+INLINE void block_q6_k(const uint8_t *restrict p, float *restrict y) {
     const float d = half(rd16(p + 208));
     for (int h = 0; h < 2; h++) {  // 128 elements each: ql[64], qh[32], scales[8]
         const uint8_t *ql = p + 64 * h, *qh = p + 128 + 32 * h;
         const int8_t *sc = (const int8_t *)(p + 192 + 8 * h);
-        float *o = y + 128 * h;
-        for (int l = 0; l < 32; l++) {
-            const int s = l / 16;
-            const int q1 = (int)((ql[l] & 0xF) | ((qh[l] & 3) << 4)) - 32;
-            const int q2 = (int)((ql[l + 32] & 0xF) | (((qh[l] >> 2) & 3) << 4)) - 32;
-            const int q3 = (int)((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32;
-            const int q4 = (int)((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32;
-            o[l] = d * (float)sc[s] * (float)q1;
-            o[l + 32] = d * (float)sc[s + 2] * (float)q2;
-            o[l + 64] = d * (float)sc[s + 4] * (float)q3;
-            o[l + 96] = d * (float)sc[s + 6] * (float)q4;
+        for (int k = 0; k < 4; k++) {  // quarter k: a nibble of ql[l] or ql[l + 32], bits 2k…2k+1 of qh[l]
+            const uint8_t *lo = ql + (k & 1) * 32;
+            const int shift = (k >> 1) * 4;
+            for (int half16 = 0; half16 < 2; half16++) {  // 16 elements share a scale
+                const float ds = d * (float)sc[half16 + 2 * k];
+                float *o = y + 128 * h + 32 * k + 16 * half16;
+                for (int i = 0; i < 16; i++) {
+                    const int l = 16 * half16 + i;
+                    const int q = (int)(((lo[l] >> shift) & 0xF) | (((qh[l] >> (2 * k)) & 3) << 4)) - 32;
+                    o[i] = ds * (float)q;
+                }
+            }
         }
     }
 }
@@ -180,7 +174,7 @@ static inline void block_q6_k(const uint8_t *p, float *y) {
     for (long b = e0 / (QK); b < (e0 + n) / (QK); b++) FN(row + (BYTES) * b, y + (QK) * (b - e0 / (QK)))
 
 /// y[i] = element e0 + i of one stored row, i < n; e0 and n are on block bounds (checked by the callers).
-static inline void dequantize_span(int type, const uint8_t *row, long e0, long n, float *y) {
+INLINE void dequantize_span(int type, const uint8_t *restrict row, long e0, long n, float *restrict y) {
     switch (type) {
     case T_F32:  memcpy(y, row + 4 * e0, (size_t)n * 4); break;
     case T_F16:  for (long i = 0; i < n; i++) y[i] = half(rd16(row + 2 * (e0 + i))); break;

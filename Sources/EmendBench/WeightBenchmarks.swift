@@ -9,7 +9,7 @@ import EmendTestSupport
 
 func runWeightBenchmarks() {
     let (outputs, inputs) = (2048, 8192)
-    var table = BenchTable("Stored weights W [\(outputs), \(inputs)]: GFLOP/s of x·Wᵀ and g·W (best of 3 interleaved runs)",
+    var table = BenchTable("Stored weights W [\(outputs), \(inputs)]: GFLOP/s of x·Wᵀ and g·W (best of 5 interleaved runs)",
                            columns: ["type", "weight MB", "R", "x·Wᵀ", "g·W", "other kernel x·Wᵀ", "other kernel g·W",
                                      "f32 x·Wᵀ", "f32 g·W", "x·Wᵀ / f32"])
     var rng = SeededGenerator(seed: 5)
@@ -17,7 +17,7 @@ func runWeightBenchmarks() {
         let bytes = randomBlockBytes(s, blocks: outputs * inputs / s.blockSize, using: &rng)
         guard let w = try? WeightMatrix(storage: s, bytes: WeightBytes(bytes), outputs: outputs, inputs: inputs) else { continue }
         let dense = WeightMatrix(w.dequantized())
-        for rows in [1, 10, 512] {
+        for rows in [1, 4, 10, 512] {
             let x = Tensor.randomNormal([rows, inputs], using: &rng), g = Tensor.randomNormal([rows, outputs], using: &rng)
             let automatic: WeightMatrix.BlockKernel = rows <= WeightMatrix.fusedRowLimit ? .fused : .tiled
             let other: WeightMatrix.BlockKernel = automatic == .fused ? .tiled : .fused
@@ -26,7 +26,7 @@ func runWeightBenchmarks() {
                                         { blackHole(dense.forward(x)) }, { blackHole(dense.backward(g)) }]
             let timeOther = s != .f32 && rows <= 64
             if timeOther { bodies += [{ blackHole(w.forward(x, kernel: other)) }, { blackHole(w.backward(g, kernel: other)) }] }
-            let t = interleavedBestTimes(repetitions: 3, bodies)
+            let t = interleavedBestTimes(repetitions: 5, bodies)
             let gflops = t.map { 2 * Double(rows) * Double(outputs) * Double(inputs) / $0 * 1e-9 }
             table.add([s.description, fmt(Double(w.weightBytes) / 1e6), "\(rows)", fmt(gflops[0]), fmt(gflops[1]),
                        timeOther ? fmt(gflops[4]) : "", timeOther ? fmt(gflops[5]) : "", fmt(gflops[2]), fmt(gflops[3]),

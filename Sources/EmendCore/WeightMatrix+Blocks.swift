@@ -4,10 +4,12 @@
 //   tiled (any R): forward dequantises T rows of W at a time into a scratch tile and runs y[:, tile] = x · tileᵀ
 //          through oneDNN/sgemm; backward dequantises a strip of C columns of every row and runs
 //          dx[:, strip] = g · strip, so each output element is written once. The dequantisation of a tile is split
-//          over the threads; the product uses BLAS's own. Scratch: about 4 MB, whatever the size of W.
-//   fused (few rows, R ≤ `fusedRowLimit`): the C kernel dequantises one block into a stack buffer and dots it with
+//          over the threads; the product uses BLAS's own. Scratch: 4 MB, or 512 rows of W for 64+ rows of x
+//          (16 MB at In 8192), whatever the size of W.
+//   fused (few rows, R ≤ `fusedRowLimit` = 4): the C kernel dequantises one block into a stack buffer and dots it with
 //          every row of x (forward, split over output rows) or adds it, scaled, into every row of dx (backward, split
-//          over column blocks). Nothing is written but the output; measured faster below ~8 rows (`make bench`).
+//          over column blocks). Nothing is written but the output. `EmendBench weights` (Q4_K, W [2048, 8192]):
+//          ahead of tiled at 1 row (23 vs 18 GFLOP/s), about even at 4, behind at 10 (40 vs 80).
 //   F32 stored: the bytes are W itself; both products go to BLAS directly on them.
 // Accuracy: the dequantised values are exactly ggml's; the products differ from a Float32 product on the dequantised
 // matrix only in the order of accumulation.
@@ -26,7 +28,7 @@ extension WeightMatrix {
     }
 
     /// Rows of x (or g) up to which `automatic` runs the fused kernel.
-    public static let fusedRowLimit = 8
+    public static let fusedRowLimit = 4
 
     /// y = x · Wᵀ with a chosen kernel (for benchmarks and tests; `forward(_:)` picks itself). Dense W ignores `kernel`.
     public func forward(_ x: Tensor, kernel: BlockKernel) -> Tensor {
@@ -84,7 +86,9 @@ extension WeightMatrix {
 
     private func tiledForward(_ s: WeightStorage, _ b: WeightBytes, _ x: UnsafePointer<Float>, rows: Int,
                               _ y: UnsafeMutablePointer<Float>) {
-        let tile = min(outputs, max(64, min(256, Self.scratchElements / max(inputs, 1))))
+        // Many rows: 512-row tiles (16 MB at In 8192), since every tile re-packs all of x inside BLAS.
+        let tile = min(outputs, rows >= 64 ? max(512, Self.scratchElements / max(inputs, 1))
+                                           : max(64, min(256, Self.scratchElements / max(inputs, 1))))
         withUnsafeTemporaryAllocation(of: Float.self, capacity: tile * inputs) { scratch in
             for o0 in stride(from: 0, to: outputs, by: tile) {
                 let o1 = min(outputs, o0 + tile)
