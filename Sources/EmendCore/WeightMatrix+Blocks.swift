@@ -89,13 +89,16 @@ extension WeightMatrix {
         // Many rows: 512-row tiles (16 MB at In 8192), since every tile re-packs all of x inside BLAS.
         let tile = min(outputs, rows >= 64 ? max(512, Self.scratchElements / max(inputs, 1))
                                            : max(64, min(256, Self.scratchElements / max(inputs, 1))))
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: tile * inputs) { scratch in
+        // The product goes to a contiguous [R, T] block and is copied into y's columns: oneDNN wrote y directly
+        // (row stride Out ≠ T) at about half its speed (measured, Q4_K W [2048, 8192], R 512).
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: tile * inputs + rows * tile) { scratch in
+            let w = scratch.baseAddress!, part = w + tile * inputs
             for o0 in stride(from: 0, to: outputs, by: tile) {
-                let o1 = min(outputs, o0 + tile)
-                dequantize(s, b, rows: o0..<o1, columns: 0..<inputs, into: scratch.baseAddress!, stride: inputs)
-                // y[:, o0..<o1] = x [R, In] · tile[o1 − o0, In]ᵀ
-                product(a: x, lda: inputs, b: scratch.baseAddress!, ldb: inputs, transposeB: true, c: y + o0, ldc: outputs,
-                        m: rows, n: o1 - o0, k: inputs)
+                let o1 = min(outputs, o0 + tile), t = o1 - o0
+                dequantize(s, b, rows: o0..<o1, columns: 0..<inputs, into: w, stride: inputs)
+                // part = x [R, In] · tile[T, In]ᵀ; y[:, o0..<o1] = part
+                product(a: x, lda: inputs, b: w, ldb: inputs, transposeB: true, c: part, ldc: t, m: rows, n: t, k: inputs)
+                for r in 0..<rows { (y + r * outputs + o0).update(from: part + r * t, count: t) }
             }
         }
     }
