@@ -71,7 +71,7 @@ let package = Package(
             providers: [.apt(["libopenblas-dev", "liblapacke-dev"]), .brew(["openblas"])]),
         // oneDNN (Debian libdnnl-dev, loaded at run time): Float32 and bfloat16 matrix products, about twice and four
         // times OpenBLAS's speed here (`make bench`).
-        .target(name: "CEmendKernels", cSettings: [.unsafeFlags(["-O3", "-ffp-contract=fast"])], linkerSettings: [.linkedLibrary("dl")]),
+        .target(name: "CEmendKernels", cSettings: [.unsafeFlags(["-O3", "-ffp-contract=fast-honor-pragmas"])], linkerSettings: [.linkedLibrary("dl")]),
         .target(name: "EmendTestSupport", dependencies: ["EmendCore"], swiftSettings: optimise),
         // The tiny random-weight model file (and its preset, corpus and requests) of the store, CLI and server tests.
         .target(name: "EmendModelTestSupport", dependencies: ["EmendModels", "EmendTestSupport"], swiftSettings: optimise),

@@ -2,17 +2,7 @@
 #include "emend_math.h"
 #include <stdint.h>
 #include <string.h>
-
-#if defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define EMEND_NO_CLONES 1  // ifunc resolvers run before ThreadSanitizer's runtime is up, and crash the loader
-#endif
-#endif
-#if defined(__x86_64__) && defined(__linux__) && !defined(EMEND_NO_CLONES)
-#define CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define CLONES
-#endif
+#include "emend_clones.h"
 
 static inline float exp_lane(float x) {
     const float hi = 88.0f, lo = -87.33654f;  // above hi, 2ⁿ would leave the exponent range

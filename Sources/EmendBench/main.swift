@@ -9,3 +9,4 @@ if groups.isEmpty || groups.contains("models") { runModelBenchmarks() }
 if groups.isEmpty || groups.contains("edit") { runEditBenchmarks() }
 if groups.isEmpty || groups.contains("stats") { runStatisticsBenchmark() }
 if groups.isEmpty || groups.contains("quant") { runQuantizeBenchmarks() }
+if groups.isEmpty || groups.contains("weights") { runWeightBenchmarks() }

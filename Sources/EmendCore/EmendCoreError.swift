@@ -18,6 +18,10 @@ public enum EmendCoreError: Error, CustomStringConvertible, Sendable {
     case missingVJP(operation: String, detail: String)
     /// A variable handed to a tape was recorded on a different tape (or on none).
     case foreignVariable(operation: String, detail: String)
+    /// A stored weight matrix whose byte count is not rows × blocks per row × bytes per block.
+    case weightByteCount(storage: String, outputs: Int, inputs: Int, expected: Int, got: Int)
+    /// A stored weight matrix whose rows are not a whole number of blocks.
+    case weightRowNotWholeBlocks(storage: String, inputs: Int, blockSize: Int)
 
     public var description: String {
         switch self {
@@ -38,6 +42,10 @@ public enum EmendCoreError: Error, CustomStringConvertible, Sendable {
             return "\(op): no gradient could be computed (\(detail)); hint: give the op a VJP or pass its input as a constant"
         case let .foreignVariable(op, detail):
             return "\(op): \(detail); hint: differentiate a loss with the tape that recorded it"
+        case let .weightByteCount(storage, outputs, inputs, expected, got):
+            return "WeightMatrix: \(storage) [\(outputs), \(inputs)] takes \(expected) bytes, got \(got)"
+        case let .weightRowNotWholeBlocks(storage, inputs, blockSize):
+            return "WeightMatrix: \(storage) rows of \(inputs) elements are not whole blocks of \(blockSize)"
         }
     }
 }

@@ -1,0 +1,31 @@
+// Weight matrices kept in their GGUF stored type: dequantisation of any part of one, and the two products the
+// editors need (y = x·Wᵀ and dx = g·W) fused with the dequantisation for few rows.
+//
+// Shapes: W [out, in] row-major, each row `in` elements stored as in/QK blocks (QK = 1 for F32/F16/BF16, 32 for the
+// legacy quants, 256 for the k-quants); a row takes emend_quant_row_bytes(type, in) bytes and rows are contiguous.
+// x [rows, in] (row stride ldx); g [rows, out] (ldg); y [rows, out] (ldy); dx [rows, in] (lddx).
+//
+// Type ids are ggml's (ggml.h): F32 0, F16 1, Q4_0 2, Q4_1 3, Q5_0 6, Q5_1 7, Q8_0 8, Q4_K 12, Q5_K 13, Q6_K 14,
+// BF16 30. Every function returns 0, or -1 for a type it does not know or a column range not on block bounds.
+// The dequantised values are bit-exact with ggml's dequantize_row_* (Float32 math in the same order, no fused
+// multiply-add); the products accumulate in Float32 in an order of their own.
+#ifndef EMEND_QUANT_H
+#define EMEND_QUANT_H
+#include <stdint.h>
+
+/// Bytes of one stored row of `in` elements, or -1 when the type is unknown or `in` is not a whole number of blocks.
+long emend_quant_row_bytes(int type, long in);
+
+/// dst[(r − r0)·ldd + (c − c0)] = W[r, c] for r in [r0, r1), c in [c0, c1); c0 and c1 on block bounds.
+int emend_quant_dequantize(int type, const void *w, long in, long r0, long r1, long c0, long c1,
+                           float *dst, long ldd);
+
+/// y[r, o] = Σ_c x[r, c]·W[o, c] for r < rows, o in [o0, o1) (overwritten); W is dequantised a block at a time
+/// into a stack buffer and dotted with each row of x, never written out.
+int emend_quant_forward(int type, const void *w, long in, long o0, long o1,
+                        const float *x, long rows, long ldx, float *y, long ldy);
+
+/// dx[r, c] = Σ_o g[r, o]·W[o, c] for r < rows, c in [c0, c1) on block bounds (overwritten), o < out.
+int emend_quant_backward(int type, const void *w, long in, long out, long c0, long c1,
+                         const float *g, long rows, long ldg, float *dx, long lddx);
+#endif

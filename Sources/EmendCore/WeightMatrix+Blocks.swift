@@ -1,0 +1,203 @@
+// The two products on a weight matrix kept as stored blocks (F16, BF16, Q8_0, Q4_K, …), never expanded whole.
+//
+// Shapes: W [Out, In] stored; x [R, In]; g [R, Out]; a tile is T rows of W [T, In] or a strip of its columns [Out, C].
+//   tiled (any R): forward dequantises T rows of W at a time into a scratch tile and runs y[:, tile] = x · tileᵀ
+//          through oneDNN/sgemm; backward dequantises a strip of C columns of every row and runs
+//          dx[:, strip] = g · strip, so each output element is written once. The dequantisation of a tile is split
+//          over the threads; the product uses BLAS's own. Scratch: 4 MB, or 512 rows of W for 64+ rows of x
+//          (16 MB at In 8192), whatever the size of W.
+//   fused (few rows, R ≤ `fusedRowLimit` = 4): the C kernel dequantises one block into a stack buffer and dots it with
+//          every row of x (forward, split over output rows) or adds it, scaled, into every row of dx (backward, split
+//          over column blocks). Nothing is written but the output. `EmendBench weights` (Q4_K, W [2048, 8192]):
+//          ahead of tiled at 1 row (23 vs 18 GFLOP/s), about even at 4, behind at 10 (40 vs 80).
+//   F32 stored: the bytes are W itself; both products go to BLAS directly on them.
+// Accuracy: the dequantised values are exactly ggml's; the products differ from a Float32 product on the dequantised
+// matrix only in the order of accumulation.
+
+import CEmendKernels
+
+extension WeightMatrix {
+    /// Which product kernel runs on stored blocks.
+    public enum BlockKernel: Sendable, CaseIterable {
+        /// fused up to `fusedRowLimit` rows, tiled above.
+        case automatic
+        /// dequantise a tile, then a BLAS product (any number of rows).
+        case tiled
+        /// dequantise a block and use it at once (any number of rows; fastest for few).
+        case fused
+    }
+
+    /// Rows of x (or g) up to which `automatic` runs the fused kernel.
+    public static let fusedRowLimit = 4
+
+    /// y = x · Wᵀ with a chosen kernel (for benchmarks and tests; `forward(_:)` picks itself). Dense W ignores `kernel`.
+    public func forward(_ x: Tensor, kernel: BlockKernel) -> Tensor {
+        guard case let .stored(s, b) = payload else { return forward(x) }
+        precondition(x.rank == 2 && x.shape[1] == inputs, "WeightMatrix.forward: input \(x.shape) for W [\(outputs), \(inputs)]")
+        return storedForward(x, s, b, kernel: kernel)
+    }
+
+    /// dx = g · W with a chosen kernel (for benchmarks and tests; `backward(_:)` picks itself).
+    public func backward(_ g: Tensor, kernel: BlockKernel) -> Tensor {
+        guard case let .stored(s, b) = payload else { return backward(g) }
+        precondition(g.rank == 2 && g.shape[1] == outputs, "WeightMatrix.backward: gradient \(g.shape) for W [\(outputs), \(inputs)]")
+        return storedBackward(g, s, b, kernel: kernel)
+    }
+
+    /// Rows `rows` of W in Float32: [rows.count, In] (a tile, for tests and for materialising an edited matrix).
+    public func dequantizedRows(_ rows: Range<Int>) -> Tensor {
+        precondition(rows.lowerBound >= 0 && rows.upperBound <= outputs, "WeightMatrix.dequantizedRows: \(rows) of \(outputs) rows")
+        let s: WeightStorage, b: WeightBytes
+        switch payload {
+        case let .dense(w, _): return w.sliced(axis: 0, rows)
+        case let .stored(storage, bytes): (s, b) = (storage, bytes)
+        }
+        let n = rows.count * inputs
+        let out = [Float](unsafeUninitializedCapacity: n) { p, initialized in
+            if n > 0 { dequantize(s, b, rows: rows, columns: 0..<inputs, into: p.baseAddress!, stride: inputs) }
+            initialized = n
+        }
+        return Tensor(shape: [rows.count, inputs], scalars: out)
+    }
+
+    // MARK: - Forward
+
+    func storedForward(_ x: Tensor, _ s: WeightStorage, _ b: WeightBytes, kernel: BlockKernel) -> Tensor {
+        storedProduct(x, width: outputs, inner: inputs, s, kernel: kernel, op: "x·Wᵀ") { path, xp, r, yp in
+            switch path {
+            case .blas: product(a: xp, lda: inputs, b: f32Base(b), ldb: inputs, transposeB: true, c: yp, ldc: outputs,
+                                m: r, n: outputs, k: inputs)
+            case .fused: fusedForward(s, b, xp, rows: r, yp)
+            case .tiled: tiledForward(s, b, xp, rows: r, yp)
+            }
+        }
+    }
+
+    private func fusedForward(_ s: WeightStorage, _ b: WeightBytes, _ x: UnsafePointer<Float>, rows: Int,
+                              _ y: UnsafeMutablePointer<Float>) {
+        let w = SendableConstPointer(b.bytes.baseAddress!.assumingMemoryBound(to: UInt8.self))
+        let xs = SendableConstPointer(x), ys = SendablePointer(y)
+        let (n, out, type) = (inputs, outputs, s.rawValue)
+        parallelRanges(outputs, grain: max(1, 16_384 / max(inputs * rows, 1))) { o in
+            let rc = emend_quant_forward(type, w.base, n, o.lowerBound, o.upperBound, xs.base, rows, n, ys.base, out)
+            precondition(rc == 0, "emend_quant_forward refused \(s) [\(out), \(n)]")
+        }
+    }
+
+    private func tiledForward(_ s: WeightStorage, _ b: WeightBytes, _ x: UnsafePointer<Float>, rows: Int,
+                              _ y: UnsafeMutablePointer<Float>) {
+        // Many rows: 512-row tiles (16 MB at In 8192), since every tile re-packs all of x inside BLAS.
+        let tile = min(outputs, rows >= 64 ? max(512, Self.scratchElements / max(inputs, 1))
+                                           : max(64, min(256, Self.scratchElements / max(inputs, 1))))
+        // The product goes to a contiguous [R, T] block and is copied into y's columns: oneDNN wrote y directly
+        // (row stride Out ≠ T) at about half its speed (measured, Q4_K W [2048, 8192], R 512).
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: tile * inputs + rows * tile) { scratch in
+            let w = scratch.baseAddress!, part = w + tile * inputs
+            for o0 in stride(from: 0, to: outputs, by: tile) {
+                let o1 = min(outputs, o0 + tile), t = o1 - o0
+                dequantize(s, b, rows: o0..<o1, columns: 0..<inputs, into: w, stride: inputs)
+                // part = x [R, In] · tile[T, In]ᵀ; y[:, o0..<o1] = part
+                product(a: x, lda: inputs, b: w, ldb: inputs, transposeB: true, c: part, ldc: t, m: rows, n: t, k: inputs)
+                for r in 0..<rows { (y + r * outputs + o0).update(from: part + r * t, count: t) }
+            }
+        }
+    }
+
+    // MARK: - Backward
+
+    func storedBackward(_ g: Tensor, _ s: WeightStorage, _ b: WeightBytes, kernel: BlockKernel) -> Tensor {
+        storedProduct(g, width: inputs, inner: outputs, s, kernel: kernel, op: "g·W") { path, gp, r, dp in
+            switch path {
+            case .blas: product(a: gp, lda: outputs, b: f32Base(b), ldb: inputs, transposeB: false, c: dp, ldc: inputs,
+                                m: r, n: inputs, k: outputs)
+            case .fused: fusedBackward(s, b, gp, rows: r, dp)
+            case .tiled: tiledBackward(s, b, gp, rows: r, dp)
+            }
+        }
+    }
+
+    private func fusedBackward(_ s: WeightStorage, _ b: WeightBytes, _ g: UnsafePointer<Float>, rows: Int,
+                               _ dx: UnsafeMutablePointer<Float>) {
+        let w = SendableConstPointer(b.bytes.baseAddress!.assumingMemoryBound(to: UInt8.self))
+        let gs = SendableConstPointer(g), ds = SendablePointer(dx)
+        let (n, out, type, bs) = (inputs, outputs, s.rawValue, s.blockSize)
+        parallelRanges(inputs / bs, grain: max(1, 16_384 / max(outputs * bs * rows, 1))) { cb in
+            let rc = emend_quant_backward(type, w.base, n, out, cb.lowerBound * bs, cb.upperBound * bs,
+                                          gs.base, rows, out, ds.base, n)
+            precondition(rc == 0, "emend_quant_backward refused \(s) [\(out), \(n)]")
+        }
+    }
+
+    private func tiledBackward(_ s: WeightStorage, _ b: WeightBytes, _ g: UnsafePointer<Float>, rows: Int,
+                               _ dx: UnsafeMutablePointer<Float>) {
+        // A strip of whole blocks, at least one block and about `scratchElements` elements.
+        let bs = s.blockSize
+        let width = min(inputs, max(bs, Self.scratchElements / outputs / bs * bs))
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: outputs * width) { scratch in
+            for c0 in stride(from: 0, to: inputs, by: width) {
+                let c1 = min(inputs, c0 + width)
+                dequantize(s, b, rows: 0..<outputs, columns: c0..<c1, into: scratch.baseAddress!, stride: c1 - c0)
+                // dx[:, c0..<c1] = g [R, Out] · strip [Out, c1 − c0]
+                product(a: g, lda: outputs, b: scratch.baseAddress!, ldb: c1 - c0, transposeB: false, c: dx + c0,
+                        ldc: inputs, m: rows, n: c1 - c0, k: outputs)
+            }
+        }
+    }
+
+    // MARK: - Helpers
+
+    /// How one product runs: BLAS on F32 bytes, or one of the two block kernels.
+    enum ProductPath: String { case blas = "BLAS", fused, tiled }
+
+    /// out [R, width] = the product `body` computes from `a` [R, inner] along `path`, timed by `MatmulProfile`;
+    /// zeros when either extent is empty (an empty sum).
+    private func storedProduct(_ a: Tensor, width: Int, inner: Int, _ s: WeightStorage, kernel: BlockKernel, op: String,
+                               _ body: (ProductPath, UnsafePointer<Float>, Int, UnsafeMutablePointer<Float>) -> Void) -> Tensor {
+        let r = a.shape[0]
+        if r == 0 || width == 0 || inner == 0 { return Tensor.zeros([r, width]) }
+        let path: ProductPath = s == .f32 ? .blas
+            : kernel == .fused || (kernel == .automatic && r <= Self.fusedRowLimit) ? .fused : .tiled
+        let out = MatmulProfile.measure(rows: r, inner: inner, outer: width, precision: "\(s) \(path.rawValue) \(op)") {
+            [Float](unsafeUninitializedCapacity: r * width) { p, initialized in
+                a.scalars.withUnsafeBufferPointer { body(path, $0.baseAddress!, r, p.baseAddress!) }
+                initialized = r * width
+            }
+        }
+        return Tensor(shape: [r, width], scalars: out)
+    }
+
+    /// The stored bytes (nil for a dense matrix).
+    var storedBytes: WeightBytes? {
+        if case let .stored(_, b) = payload { return b }
+        return nil
+    }
+
+    /// Floats in one scratch tile or strip (4 MB): large enough for BLAS to run at full speed, small enough to
+    /// stay in the last-level cache.
+    static let scratchElements = 1 << 20
+
+    /// dst[i·stride + j] = W[rows.lowerBound + i, columns.lowerBound + j], split over the threads by rows.
+    func dequantize(_ s: WeightStorage, _ b: WeightBytes, rows: Range<Int>, columns: Range<Int>,
+                    into dst: UnsafeMutablePointer<Float>, stride: Int) {
+        let w = SendableConstPointer(b.bytes.baseAddress!.assumingMemoryBound(to: UInt8.self)), d = SendablePointer(dst)
+        let (n, type, r0) = (inputs, s.rawValue, rows.lowerBound)
+        parallelRanges(rows.count, grain: max(1, 32_768 / max(columns.count, 1))) { r in
+            let rc = emend_quant_dequantize(type, w.base, n, r0 + r.lowerBound, r0 + r.upperBound,
+                                            columns.lowerBound, columns.upperBound, d.base + r.lowerBound * stride, stride)
+            precondition(rc == 0, "emend_quant_dequantize refused \(s) columns \(columns) of \(n)")
+        }
+    }
+
+    /// The stored bytes of an F32 matrix as floats (`init(storage:…)` copies misaligned ones).
+    private func f32Base(_ b: WeightBytes) -> UnsafePointer<Float> {
+        b.bytes.baseAddress!.assumingMemoryBound(to: Float.self)
+    }
+
+    /// C[m, n] = A[m, k] · op(B) (B [k, n], or [n, k] transposed) through oneDNN when it takes it, else sgemm.
+    private func product(a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int, transposeB: Bool,
+                         c: UnsafeMutablePointer<Float>, ldc: Int, m: Int, n: Int, k: Int) {
+        if oneDNNProduct(transposeA: false, transposeB: transposeB, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb,
+                         c: c, ldc: ldc) { return }
+        sgemm(transposeA: false, transposeB: transposeB, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc)
+    }
+}

@@ -1,0 +1,147 @@
+import XCTest
+@testable import EmendCore
+import EmendTestSupport
+
+/// Weight matrices kept as stored blocks (every `WeightStorage`), in the spirit of llama.cpp's test-backend-ops:
+/// each case prints its type, shape, rows and kernel. Independent truths: `naiveDequantize` (EmendTestSupport: each
+/// element computed alone from the block layout) for the dequantisation, bit for bit; and Float64 loops
+/// (`NaiveOps64.matmul`) over that reference-dequantised matrix for both products.
+final class WeightMatrixBlocksTests: XCTestCase {
+    /// A stored matrix of random blocks with valid (finite) scales, and its reference dequantisation [Out, In].
+    private func randomStored(_ s: WeightStorage, outputs: Int, inputs: Int, using rng: inout SeededGenerator) throws
+        -> (WeightMatrix, [Float]) {
+        let bytes = randomBlockBytes(s, blocks: outputs * inputs / s.blockSize, using: &rng)
+        let w = try WeightMatrix(storage: s, bytes: WeightBytes(bytes), outputs: outputs, inputs: inputs)
+        return (w, naiveDequantize(s, bytes, count: outputs * inputs))
+    }
+
+    private func assertBitEqual(_ got: [Float], _ want: [Float], _ what: String, file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertEqual(got.count, want.count, what, file: file, line: line)
+        let bad = zip(got, want).enumerated().filter { $0.element.0.bitPattern != $0.element.1.bitPattern }
+        if let first = bad.first {
+            XCTFail("\(what): \(bad.count) of \(want.count) differ; first at \(first.offset): got \(first.element.0), want \(first.element.1)",
+                    file: file, line: line)
+        }
+    }
+
+    /// The C kernels dequantise every type bit-exactly: whole blocks (`dequantizeBlocks`), rows, and column strips
+    /// on block bounds.
+    func testDequantize_EveryStorageMatchesNaiveBitForBit() throws {
+        var rng = SeededGenerator(seed: 90)
+        for s in WeightStorage.allCases {
+            let (outputs, inputs) = (7, 768)
+            let (w, want) = try randomStored(s, outputs: outputs, inputs: inputs, using: &rng)
+            assertBitEqual(w.dequantized().scalars, want, "\(s) whole matrix")
+            assertBitEqual(w.dequantizedRows(2..<5).scalars, Array(want[(2 * inputs)..<(5 * inputs)]), "\(s) rows 2..<5")
+            let blocks = try XCTUnwrap(w.storedBytes)
+            let flat = [Float](unsafeUninitializedCapacity: want.count) { p, n in
+                dequantizeBlocks(s, blocks.bytes.baseAddress!, blocks: want.count / s.blockSize, into: p.baseAddress!)
+                n = want.count
+            }
+            assertBitEqual(flat, want, "\(s) dequantizeBlocks")
+            let (c0, c1) = (s.blockSize == 1 ? 33 : s.blockSize == 32 ? 64 : 256, 512)
+            var strip = [Float](repeating: .nan, count: outputs * (c1 - c0))
+            strip.withUnsafeMutableBufferPointer { p in
+                w.dequantize(s, blocks, rows: 0..<outputs, columns: c0..<c1, into: p.baseAddress!, stride: c1 - c0)
+            }
+            let wantStrip = (0..<outputs).flatMap { r in want[(r * inputs + c0)..<(r * inputs + c1)] }
+            assertBitEqual(strip, wantStrip, "\(s) columns \(c0)..<\(c1)")
+        }
+    }
+
+    /// Both products, every type, every kernel, 1…500 rows: equal to Float64 products on the reference-dequantised
+    /// matrix within max |Δ| ≤ 1e-5 · max |y| (Float32 accumulation of ≤ 512 terms stays near 1e-7).
+    func testStoredProducts_MatchFloat64OnDequantized() throws {
+        var rng = SeededGenerator(seed: 91)
+        for s in WeightStorage.allCases {
+            for (outputs, inputs) in [(96, 256), (300, 512)] {
+                let (w, dense) = try randomStored(s, outputs: outputs, inputs: inputs, using: &rng)
+                let w64 = dense.map(Double.init)
+                for rows in [1, 7, 64, 500] {
+                    let x = Tensor.randomNormal([rows, inputs], using: &rng)
+                    let g = Tensor.randomNormal([rows, outputs], using: &rng)
+                    let wantY = product64(x, w64, n: outputs, transposeB: true)
+                    let wantDx = product64(g, w64, n: inputs, transposeB: false)
+                    for kernel in WeightMatrix.BlockKernel.allCases {
+                        let case_ = "\(s) W [\(outputs), \(inputs)] rows \(rows) \(kernel)"
+                        assertRelativelyClose(w.forward(x, kernel: kernel), wantY, "forward \(case_)")
+                        assertRelativelyClose(w.backward(g, kernel: kernel), wantDx, "backward \(case_)")
+                    }
+                }
+            }
+        }
+    }
+
+    /// forward/backward without a kernel pick the same results; zero rows give empty outputs.
+    func testStoredProducts_DefaultKernelAndEmptyInputs() throws {
+        var rng = SeededGenerator(seed: 92)
+        let (w, _) = try randomStored(.q4_K, outputs: 40, inputs: 256, using: &rng)
+        for rows in [0, 3, 20] {
+            let x = Tensor.randomNormal([rows, 256], using: &rng), g = Tensor.randomNormal([rows, 40], using: &rng)
+            XCTAssertEqual(w.forward(x).shape, [rows, 40])
+            XCTAssertEqual(w.backward(g).shape, [rows, 256])
+            XCTAssertEqual(w.forward(x).scalars, w.forward(x, kernel: rows <= WeightMatrix.fusedRowLimit ? .fused : .tiled).scalars)
+        }
+        XCTAssertEqual(w.storage, .q4_K)
+        XCTAssertNil(w.float32)
+        XCTAssertEqual(w.weightBytes, 40 * 144)
+    }
+
+    /// A view into memory another object owns (as a slice of a memory-mapped file) gives the same products as a copy.
+    func testStoredMatrix_ViewOfOwnedMemory() throws {
+        var rng = SeededGenerator(seed: 93)
+        let bytes = randomBlockBytes(.q8_0, blocks: 16 * 4, using: &rng)
+        final class Owner: @unchecked Sendable { let buffer: UnsafeMutableRawBufferPointer
+            init(_ n: Int) { buffer = .allocate(byteCount: n, alignment: 32) }
+            deinit { buffer.deallocate() } }
+        let owner = Owner(bytes.count + 7)
+        _ = bytes.withUnsafeBytes { owner.buffer.baseAddress!.advanced(by: 7).copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+        let view = WeightBytes(viewing: UnsafeRawBufferPointer(rebasing: owner.buffer[7..<(7 + bytes.count)]), owner: owner)
+        let a = try WeightMatrix(storage: .q8_0, bytes: view, outputs: 16, inputs: 128)
+        let b = try WeightMatrix(storage: .q8_0, bytes: WeightBytes(bytes), outputs: 16, inputs: 128)
+        let x = Tensor.randomNormal([5, 128], using: &rng)
+        assertBitEqual(a.dequantized().scalars, naiveDequantize(.q8_0, bytes, count: 16 * 128), "Q8_0 view")
+        XCTAssertEqual(a.forward(x).scalars, b.forward(x).scalars)
+        // F32 bytes at an odd address are copied, not read misaligned.
+        let f32 = randomBlockBytes(.f32, blocks: 8 * 8, using: &rng)
+        _ = f32.withUnsafeBytes { owner.buffer.baseAddress!.advanced(by: 7).copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+        let odd = try WeightMatrix(storage: .f32, bytes: WeightBytes(viewing: UnsafeRawBufferPointer(rebasing: owner.buffer[7..<(7 + f32.count)]), owner: owner),
+                                   outputs: 8, inputs: 8)
+        assertBitEqual(odd.dequantized().scalars, naiveDequantize(.f32, f32, count: 64), "F32 at an odd address")
+    }
+
+    /// Bytes that cannot be the matrix throw a typed error naming the storage, shape and counts.
+    func testStoredMatrix_RejectsBadLayouts() {
+        XCTAssertThrowsError(try WeightMatrix(storage: .q4_K, bytes: WeightBytes([UInt8](repeating: 0, count: 143)), outputs: 1, inputs: 256)) {
+            guard case let EmendCoreError.weightByteCount(storage, outputs, inputs, expected, got) = $0 else { return XCTFail("\($0)") }
+            XCTAssertEqual([storage, "\(outputs)", "\(inputs)", "\(expected)", "\(got)"], ["Q4_K", "1", "256", "144", "143"])
+            XCTAssertTrue("\($0)".contains("takes 144 bytes, got 143"), "\($0)")
+        }
+        XCTAssertThrowsError(try WeightMatrix(storage: .q8_0, bytes: WeightBytes([]), outputs: 0, inputs: 48)) {
+            guard case EmendCoreError.weightRowNotWholeBlocks(_, 48, 32) = $0 else { return XCTFail("\($0)") }
+        }
+    }
+
+    // MARK: - Helpers
+
+    /// a [m, k] · B in Float64 loops, B [n, k] used transposed or B [k, n].
+    private func product64(_ a: Tensor, _ b: [Double], n: Int, transposeB: Bool) -> [Double] {
+        let (m, k) = (a.shape[0], a.shape[1])
+        var out = [Double](repeating: 0, count: m * n)
+        for i in 0..<m {
+            for p in 0..<k {
+                let x = Double(a.scalars[i * k + p])
+                for j in 0..<n { out[i * n + j] += x * (transposeB ? b[j * k + p] : b[p * n + j]) }
+            }
+        }
+        return out
+    }
+
+    private func assertRelativelyClose(_ got: Tensor, _ want: [Double], _ what: String,
+                                       file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertEqual(got.count, want.count, what, file: file, line: line)
+        var worst = 0.0, scale = 0.0
+        for i in want.indices { worst = max(worst, abs(Double(got.scalars[i]) - want[i])); scale = max(scale, abs(want[i])) }
+        XCTAssertLessThanOrEqual(worst, 1e-5 * scale, "\(what): max |Δ| \(worst), max |y| \(scale)", file: file, line: line)
+    }
+}
