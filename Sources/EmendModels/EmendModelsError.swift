@@ -75,7 +75,7 @@ public enum EmendModelsError: Error, CustomStringConvertible, Sendable, Equatabl
     /// A replacement tensor whose shape differs from the tensor it replaces.
     case replacementShapeMismatch(file: String, tensor: String, expected: [Int], got: [Int])
     /// A type the writer cannot encode Float32 data as.
-    case unsupportedOutputType(file: String, type: String)
+    case unsupportedOutputType(file: String, type: String, allowed: [String])
     /// A tensor type that has no quantizer in this build.
     case quantizationUnsupported(tensor: String, type: String)
     /// Values whose rows the type's blocks cannot tile (row length not a positive multiple of the block size,
@@ -200,8 +200,8 @@ public enum EmendModelsError: Error, CustomStringConvertible, Sendable, Equatabl
             return "\(f): tensor '\(t)' needs \(e) bytes, got \(g)"
         case let .replacementShapeMismatch(f, t, e, g):
             return "\(f): replacement for tensor '\(t)' has shape \(g), expected \(e)"
-        case let .unsupportedOutputType(f, t):
-            return "\(f): cannot write Float32 data as \(t); hint: use F32, F16 or BF16"
+        case let .unsupportedOutputType(f, t, allowed):
+            return "\(f): cannot write Float32 data as \(t); hint: use one of \(allowed.joined(separator: ", "))"
         case let .quantizationUnsupported(t, ty):
             return "tensor '\(t)': cannot quantise to \(ty); hint: supported are "
                 + GGMLType.quantizable.map(\.description).joined(separator: ", ")

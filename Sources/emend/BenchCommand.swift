@@ -213,9 +213,12 @@ struct BenchExportCommand: ParsableCommand {
     @Argument(help: "The run directory of `emend bench sequential`.") var runDir: String
     @Option(help: "The run's model (default: the name the run recorded).") var model: String?
     @Option(help: "A .gguf file (GGUF model) or a folder (safetensors).") var out: String
+    @OptionGroup var exportType: ExportTypeOption
+
+    func validate() throws { try exportType.check(format: ExportFormat(forPath: out)) }
 
     func run() throws {
-        let output = try OutputTarget(out)
+        let output = try OutputTarget(out, dtype: exportType.exportType)
         let dir = URL(fileURLWithPath: runDir)
         guard let results = try SequentialResults.read(from: dir) else { throw ValidationError("\(runDir) has no \(SequentialResults.fileName)") }
         let loaded = try LoadedModel.load(model ?? results.settings.model)
@@ -224,7 +227,8 @@ struct BenchExportCommand: ParsableCommand {
                                                                           fingerprint: try loaded.source.fingerprint()) else {
             throw ValidationError("\(runDir) has no finished batch yet")
         }
-        try output.write(edited, tokenizer: loaded.tokenizer)
-        print("wrote \(out): \(results.settings.method) after \(batches) batches (\(results.batches.last?.edits ?? 0) edits)")
+        let report = try output.write(edited, tokenizer: loaded.tokenizer)
+        print("wrote \(out): \(results.settings.method) after \(batches) batches (\(results.batches.last?.edits ?? 0) edits; \(report.typeSummary))")
+        for n in report.notes { print("note: \(n)") }
     }
 }

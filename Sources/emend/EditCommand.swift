@@ -65,6 +65,7 @@ struct EditCommand: ParsableCommand {
     @Option(help: "Use only the first N requests.") var limit: Int?
     @Option(help: "Statistics corpus: JSON, JSONL or plain text with one document per line (default: the Wikipedia summaries fetched by setup).") var corpus: String?
     @Option(help: "Write the edited model here: a .gguf file (GGUF input) or a folder (safetensors).") var out: String?
+    @OptionGroup var exportType: ExportTypeOption
     @Flag(name: .customLong("dry-run"), help: "Edit in memory and report, without writing the model (instead of --out or --store).") var dryRun = false
     @Option(help: "A trained editor folder (from `emend train`), needed by --method mend|malmen.") var editor: String?
     @Option(help: "Show greedy completions of the first N requests' prompts before and after editing.") var show = 0
@@ -91,6 +92,7 @@ struct EditCommand: ParsableCommand {
             throw ValidationError("the edited model would be discarded: give --out FILE.gguf|FOLDER to write it, --store DIR to commit it to an edit store, or --dry-run to edit and report only")
         }
         if dryRun && (out != nil || store != nil) { throw ValidationError("--dry-run writes nothing: leave out --out and --store") }
+        try exportType.check(format: out.map { ExportFormat(forPath: $0) })
         if needsEditor && editor == nil {
             throw ValidationError("--method \(method.rawValue) needs --editor DIR, a trained editor folder from `emend train --method \(method.rawValue)`")
         }
@@ -100,7 +102,7 @@ struct EditCommand: ParsableCommand {
     var progressStyle: ProgressStyle { quiet ? .none : progress }
 
     func run() throws {
-        let output = try out.map { try OutputTarget($0) }
+        let output = try out.map { try OutputTarget($0, dtype: exportType.exportType) }
         if let store { return try runWithStore(store, output: output) }
         let reporter = SearchProgressReporter(style: progressStyle)
         var reqs = try EditRequest.load(from: URL(fileURLWithPath: requests))
@@ -156,8 +158,7 @@ struct EditCommand: ParsableCommand {
             }
         }
         if let output {
-            try output.write(editor.model, tokenizer: loaded.tokenizer)
-            print("wrote \(output.path)")
+            print(output.summary(try output.write(editor.model, tokenizer: loaded.tokenizer)))
         } else {
             print("--dry-run: the edited model was not written")
         }

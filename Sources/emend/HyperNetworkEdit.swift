@@ -21,8 +21,7 @@ enum HyperNetworkEdit {
         print(String(format: "%@: %@ at once in %.2fs; ‖S‖ per layer: %@", method, counted(facts.count, "fact"), seconds, norms))
         report(loaded, facts, edited: edited)
         if let output {
-            try output.write(edited, tokenizer: loaded.tokenizer)
-            print("wrote \(output.path)")
+            print(output.summary(try output.write(edited, tokenizer: loaded.tokenizer)))
         }
     }
 
@@ -36,8 +35,7 @@ enum HyperNetworkEdit {
                      ft.losses.count, ft.losses.first ?? 0, ft.losses.last ?? 0, "\(layers)"))
         report(loaded, facts, edited: edited)
         if let output {
-            try output.write(edited, tokenizer: loaded.tokenizer)
-            print("wrote \(output.path)")
+            print(output.summary(try output.write(edited, tokenizer: loaded.tokenizer)))
         }
     }
 

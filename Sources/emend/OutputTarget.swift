@@ -5,9 +5,31 @@
 // only be written from a GGUF model, and the disk has room for about the model's size. The write itself removes a
 // safetensors folder it created when it fails, so a failed command leaves nothing behind.
 
+import ArgumentParser
 import EmendCore
 import EmendModels
 import Foundation
+
+extension ExportDType: ExpressibleByArgument {}
+
+/// `--export-type`, shared by the commands that write a model (`edit`, `store export`, `bench export`).
+struct ExportTypeOption: ParsableArguments {
+    @Option(name: .customLong("export-type"),
+            help: "The type of the edited tensors: for a .gguf the replaced tensors only (keep: each in its source tensor's type; default \(ExportDType.ggufDefault.rawValue)), for a safetensors folder every tensor (f32, f16 or bf16; default f32).")
+    var exportType: ExportDType?
+
+    /// A usage error, before any work, for a type the output's format cannot take (safetensors: f32, f16, bf16 only).
+    func check(format: ExportFormat?) throws {
+        guard let exportType else { return }
+        guard let format else {
+            throw ValidationError("--export-type sets the type of a written model: give --out as well")
+        }
+        if format == .safetensors, !ExportDType.safeTensorsTypes.contains(exportType) {
+            let allowed = ExportDType.safeTensorsTypes.map(\.rawValue).joined(separator: ", ")
+            throw ValidationError("--export-type \(exportType.rawValue) is for GGUF exports: a safetensors folder takes \(allowed) (or write a .gguf file)")
+        }
+    }
+}
 
 struct OutputTarget {
     let path: String
@@ -15,9 +37,11 @@ struct OutputTarget {
     let format: ExportFormat
     /// Whether something was at `path` before this command (a folder it created is removed on failure).
     let existed: Bool
+    /// The type of the written tensors (`--export-type`, else the format's default).
+    let dtype: ExportDType
 
     /// Checks what the path alone can tell. `option` names the flag in messages; `explicit` is a `--format` given.
-    init(_ path: String, option: String = "--out", explicit: ExportFormat? = nil) throws {
+    init(_ path: String, option: String = "--out", explicit: ExportFormat? = nil, dtype: ExportDType? = nil) throws {
         guard !path.trimmingCharacters(in: .whitespaces).isEmpty else {
             throw CLIError.usage("\(option) is empty: give a .gguf file (GGUF) or a folder (safetensors)")
         }
@@ -30,6 +54,7 @@ struct OutputTarget {
         self.path = path
         self.url = URL(fileURLWithPath: (path as NSString).expandingTildeInPath).standardizedFileURL
         self.format = explicit ?? implied
+        self.dtype = dtype ?? .default(for: explicit ?? implied)
         let fm = FileManager.default
         var isDir: ObjCBool = false
         existed = fm.fileExists(atPath: url.path, isDirectory: &isDir)
@@ -93,10 +118,16 @@ struct OutputTarget {
     @discardableResult
     func write(_ model: TransformerModel, tokenizer: any Tokenizer) throws -> ExportReport {
         do {
-            return try model.export(to: url, format: format, tokenizer: tokenizer)
+            return try model.export(to: url, format: format, dtype: dtype, tokenizer: tokenizer)
         } catch {
             if !existed, format == .safetensors { try? FileManager.default.removeItem(at: url) }
             throw error
         }
+    }
+
+    /// The summary line of a write: "wrote PATH (3 tensors as Q4_K)", then the report's notes.
+    func summary(_ report: ExportReport) -> String {
+        let what = format == .gguf ? "edited: \(report.typeSummary)" : report.typeSummary
+        return (["wrote \(path) (\(what))"] + report.notes.map { "note: \($0)" }).joined(separator: "\n")
     }
 }

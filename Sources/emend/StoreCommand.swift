@@ -148,16 +148,18 @@ struct StoreExport: ParsableCommand {
     @Argument(help: "The store folder.") var dir: String
     @Option(help: "gguf (a copy of the base GGUF with the edited tensors replaced) or safetensors (a Hugging Face folder).") var format: StoreExportFormat
     @Option(help: "The output .gguf file or folder.") var out: String
+    @OptionGroup var exportType: ExportTypeOption
     @Option(help: "The version (default: the head; 0: the base model).") var version: Int?
     @Option(help: "The base model (default: the path recorded by `store init`).") var model: String?
 
     func validate() throws {
         if let v = version, v < 0 { throw ValidationError("--version must be 0 or more, got \(v)") }
         if out.trimmingCharacters(in: .whitespaces).isEmpty { throw ValidationError("--out is empty: give a .gguf file or a folder") }
+        try exportType.check(format: format == .gguf ? .gguf : .safetensors)
     }
 
     func run() throws {
-        let output = try OutputTarget(out, explicit: format == .gguf ? .gguf : .safetensors)
+        let output = try OutputTarget(out, explicit: format == .gguf ? .gguf : .safetensors, dtype: exportType.exportType)
         let store = try EditStore.open(at: URL(fileURLWithPath: dir), writer: false)
         let recorded = try store.info()["base_model_path"]
         let base = model ?? recorded ?? "smollm2"
@@ -167,7 +169,8 @@ struct StoreExport: ParsableCommand {
         let v = try version ?? store.head()
         let edited = try store.snapshot(at: v).applied(to: loaded.model)
         let report = try output.write(edited, tokenizer: loaded.tokenizer)
-        print("exported version \(v) to \(out) (\(report.files.count) file(s), \(report.writtenTensors.count) tensors written)")
+        print("exported version \(v) to \(out) (\(report.files.count) file(s), \(report.typeSummary))")
+        for n in report.notes { print("note: \(n)") }
     }
 }
 

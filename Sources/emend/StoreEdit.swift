@@ -64,8 +64,7 @@ extension EditCommand {
         }
         print("store \(dir) at version \(snapshot.version)")
         if let output {
-            try output.write(editor.model, tokenizer: loaded.tokenizer)
-            print("wrote \(output.path)")
+            print(output.summary(try output.write(editor.model, tokenizer: loaded.tokenizer)))
         }
     }
 
@@ -102,8 +101,7 @@ extension EditCommand {
         }
         print("store \(dir) at version \(snapshot.version)")
         if let output {
-            try output.write(model, tokenizer: loaded.tokenizer)
-            print("wrote \(output.path)")
+            print(output.summary(try output.write(model, tokenizer: loaded.tokenizer)))
         }
     }
 }

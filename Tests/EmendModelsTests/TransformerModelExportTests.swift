@@ -60,6 +60,93 @@ final class TransformerModelExportTests: XCTestCase {
         XCTAssertEqual(try dst.tensor("blk.0.ffn_down.weight").scalars, want)
     }
 
+    /// GGUF as Q8_0 and as Q4_K: the replaced tensor is stored in the requested type, its bytes are exactly
+    /// `GGMLType.quantize` of the edited values (so its values are dequantize(quantize(edited)) bit for bit, checked
+    /// against `GGMLType.dequantize` of those bytes), and every untouched tensor's bytes equal the source file's.
+    func testExportGGUF_QuantizedTypesEqualQuantizerRoundTrip() throws {
+        var m = try RealModelFixture.model()
+        var rng = SeededGenerator(seed: 11)
+        m.weights.blocks[4].ffnDown += Tensor.randomNormal(m.weights.blocks[4].ffnDown.shape, std: 1e-3, using: &rng)
+        let name = "blk.4.ffn_down.weight"
+        let src = try GGUFFile(url: TestPaths.defaultModel)
+        for (dtype, type) in [(ExportDType.q8_0, GGMLType.q8_0), (.q4_K, .q4_K)] {
+            let out = makeTemporaryFolder(self).appendingPathComponent("edited-\(dtype.rawValue).gguf")
+            let report = try m.export(to: out, format: .gguf, dtype: dtype)
+            XCTAssertEqual(report.writtenTensors, [name])
+            XCTAssertEqual(report.writtenTypes, [type])
+            XCTAssertEqual(report.typeSummary, "1 tensor as \(type)")
+            let dst = try GGUFFile(url: out)
+            let info = try XCTUnwrap(dst.tensorInfo(name))
+            XCTAssertEqual(info.type, type, "\(dtype)")
+            let edited = m.weights.blocks[4].ffnDown.scalars   // Llama's ffn_down is stored as it is held: [D, F]
+            let bytes = try type.quantize(edited, rowLength: info.dims[0], tensor: name)
+            XCTAssertTrue(dst.rawBytes(info).elementsEqual(bytes), "\(dtype): bytes differ from quantize(edited)")
+            let roundTrip = try bytes.withUnsafeBytes { try type.dequantize($0, count: edited.count) }
+            XCTAssertEqual(try dst.tensor(name).scalars.map(\.bitPattern), roundTrip.map(\.bitPattern), "\(dtype)")
+            for s in src.tensors where s.name != name {
+                let d = try XCTUnwrap(dst.tensorInfo(s.name))
+                XCTAssertEqual(d.type, s.type, s.name)
+                XCTAssertTrue(dst.rawBytes(d).elementsEqual(src.rawBytes(s)), "\(dtype), \(s.name): raw bytes differ")
+            }
+        }
+    }
+
+    /// `keep`: the replaced tensor goes back in its source type (the default model stores ffn_down as Q4_1, per
+    /// `testGGUFWrite_RealModelReplaceOne`'s type census), its bytes exactly Q4_1's quantizer applied to the edit.
+    func testExportGGUF_KeepWritesTheSourceType() throws {
+        var m = try RealModelFixture.model()
+        var rng = SeededGenerator(seed: 12)
+        m.weights.blocks[6].ffnDown += Tensor.randomNormal(m.weights.blocks[6].ffnDown.shape, std: 1e-3, using: &rng)
+        let name = "blk.6.ffn_down.weight"
+        let out = makeTemporaryFolder(self).appendingPathComponent("edited-keep.gguf")
+        let report = try m.export(to: out, format: .gguf, dtype: .keep)
+        XCTAssertEqual(report.writtenTypes, [.q4_1])
+        XCTAssertEqual(report.notes, [])
+        let src = try GGUFFile(url: TestPaths.defaultModel), dst = try GGUFFile(url: out)
+        XCTAssertEqual(src.tensorInfo(name)?.type, .q4_1)
+        let info = try XCTUnwrap(dst.tensorInfo(name))
+        XCTAssertEqual(info.type, .q4_1)
+        let bytes = try GGMLType.q4_1.quantize(m.weights.blocks[6].ffnDown.scalars, rowLength: info.dims[0], tensor: name)
+        XCTAssertTrue(dst.rawBytes(info).elementsEqual(bytes))
+    }
+
+    /// Rows a type's blocks cannot tile (ffn_up's rows are D = 576, not a multiple of Q4_K's 256) throw
+    /// `quantizationRowLength` naming the tensor and type, and nothing is written; safetensors refuses a block type
+    /// before it creates the folder.
+    func testExportGGUF_UntileableRowsAndSafeTensorsBlockTypeThrowWritingNothing() throws {
+        var m = try RealModelFixture.model()
+        m.weights.blocks[0].ffnUp = m.weights.blocks[0].ffnUp * 1.01
+        let dir = makeTemporaryFolder(self)
+        let out = dir.appendingPathComponent("edited-q4k.gguf")
+        XCTAssertThrowsError(try m.export(to: out, format: .gguf, dtype: .q4_K)) { e in
+            guard case let .quantizationRowLength(tensor, type, rowLength, blockSize, _)? = e as? EmendModelsError else {
+                return XCTFail("\(e)")
+            }
+            XCTAssertEqual([tensor, type], ["blk.0.ffn_up.weight", "Q4_K"])
+            XCTAssertEqual([rowLength, blockSize], [576, 256])
+        }
+        let folder = dir.appendingPathComponent("hf")
+        XCTAssertThrowsError(try m.export(to: folder, format: .safetensors, dtype: .q4_K)) { e in
+            guard case .unsupportedOutputType(_, "q4_k", ["f32", "f16", "bf16"])? = e as? EmendModelsError else { return XCTFail("\(e)") }
+        }
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir.path), [])
+    }
+
+    /// The type a replaced tensor is written in (independent truth: llama.cpp's rules, stated in the doc comment):
+    /// `keep` falls back to F32 for a type without a quantizer; a vector stays F32 under a block type.
+    func testExportDType_GGUFTypeOfAReplacedTensor() {
+        func info(_ type: GGMLType, _ dims: [Int]) -> GGUFTensorInfo {
+            GGUFTensorInfo(name: "t", dims: dims, type: type, offset: 0, byteCount: 0)
+        }
+        XCTAssertEqual(ExportDType.keep.ggufType(source: info(.q4_1, [64, 4])), .q4_1)
+        XCTAssertEqual(ExportDType.keep.ggufType(source: info(.q3_K, [256, 4])), .f32)
+        XCTAssertEqual(ExportDType.q8_0.ggufType(source: info(.q4_1, [64, 4])), .q8_0)
+        XCTAssertEqual(ExportDType.q8_0.ggufType(source: info(.f32, [64])), .f32)
+        XCTAssertEqual(ExportDType.f16.ggufType(source: info(.f32, [64])), .f16)
+        XCTAssertEqual(ExportDType.default(for: .safetensors), .f32)
+        XCTAssertEqual(ExportDType.default(for: .gguf), ExportDType.ggufDefault)
+    }
+
     /// A model that did not come from a GGUF cannot be exported as one.
     func testExportGGUF_WithoutGGUFSourceThrows() {
         let m = TransformerModel(config: TransformerModelTests.llama, weights: .random(TransformerModelTests.llama, seed: 1))

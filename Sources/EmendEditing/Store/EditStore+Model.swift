@@ -26,10 +26,10 @@ extension StoreSnapshot {
 
 extension EditStore {
     /// Writes `version` (default: the head) of the store, applied to `base` (the loaded base model, which must be
-    /// the store's), to `out` as GGUF or safetensors.
+    /// the store's), to `out` as GGUF or safetensors, the written tensors as `dtype` (default: the format's).
     @discardableResult
     public func export(version: Int? = nil, base: TransformerModel, to out: URL, format: ExportFormat,
-                       dtype: ExportDType = .f32) throws -> ExportReport {
+                       dtype: ExportDType? = nil) throws -> ExportReport {
         let model = try snapshot(at: version).applied(to: base)
         return try model.export(to: out, format: format, dtype: dtype)
     }

@@ -3,7 +3,7 @@
 //
 // `write(from:replacing:…)` is the editing path: it copies every metadata key (in order, with its
 // type) and every untouched tensor's bytes verbatim from the memory map, and encodes only the
-// replaced tensors, as F32, F16 or BF16. `write(metadata:streaming:…)` is the path for files larger than memory
+// replaced tensors, each as any type `GGMLType.quantize` can encode (F32, F16, BF16, legacy and K-quants). `write(metadata:streaming:…)` is the path for files larger than memory
 // (`emend init-model`): every tensor's byte count follows from its dims and type, so the header (with the
 // offsets) is written first and each tensor's bytes are then produced and written piece by piece.
 
@@ -63,19 +63,39 @@ public enum GGUFWriter {
     // MARK: - Public API
 
     /// Writes a copy of `source` in which the tensors named in `replacing` hold new Float32 values,
-    /// encoded as `type` (F32, F16 or BF16); every other tensor's bytes are copied unchanged.
-    /// Metadata keeps its order and types; `metadataOverrides` replaces values of existing keys in
+    /// encoded as `type` (any type with a quantizer: `GGMLType.quantizable`); every other tensor's bytes are copied
+    /// unchanged. Metadata keeps its order and types; `metadataOverrides` replaces values of existing keys in
     /// place and appends new keys in sorted order.
     /// - Parameter replacing: tensor name → values with shape `info.shape` (row-major).
     public static func write(from source: GGUFFile, replacing: [String: Tensor] = [:], as type: GGMLType = .f32,
                              metadataOverrides: [String: GGUFValue] = [:], to url: URL) throws {
-        guard [.f32, .f16, .bf16].contains(type) else {
-            throw EmendModelsError.unsupportedOutputType(file: url.path, type: type.description)
+        guard type.isQuantizable else {
+            throw EmendModelsError.unsupportedOutputType(file: url.path, type: type.description,
+                                                         allowed: GGMLType.quantizable.map(\.description))
         }
-        for (name, t) in replacing {
+        try write(from: source, replacing: replacing, types: replacing.mapValues { _ in type },
+                  metadataOverrides: metadataOverrides, to: url)
+    }
+
+    /// `write(from:replacing:as:…)` with a type per replaced tensor (`types[name]`, F32 where absent). Every
+    /// replaced tensor is checked (name, shape, a quantizer for its type, rows its blocks tile) and encoded before
+    /// the destination is opened, so an error leaves it untouched.
+    public static func write(from source: GGUFFile, replacing: [String: Tensor], types: [String: GGMLType],
+                             metadataOverrides: [String: GGUFValue] = [:], to url: URL) throws {
+        for name in replacing.keys.sorted() {
+            let t = replacing[name]!, type = types[name] ?? .f32
             guard let info = source.tensorInfo(name) else { throw EmendModelsError.tensorNotFound(file: source.url.path, tensor: name) }
             guard t.shape == info.shape else {
                 throw EmendModelsError.replacementShapeMismatch(file: source.url.path, tensor: name, expected: info.shape, got: t.shape)
+            }
+            guard type.isQuantizable else {
+                throw EmendModelsError.unsupportedOutputType(file: url.path, type: type.description,
+                                                             allowed: GGMLType.quantizable.map(\.description))
+            }
+            let rowLength = info.dims.first ?? 1   // ggml's ne0: the innermost, contiguous dimension
+            guard rowLength % type.blockSize == 0 else {
+                throw EmendModelsError.quantizationRowLength(tensor: name, type: type.description, rowLength: rowLength,
+                                                             blockSize: type.blockSize, count: t.count)
             }
         }
         var metadata: [(key: String, value: GGUFValue)] = source.metadataKeys.compactMap { key in
@@ -88,9 +108,11 @@ public enum GGUFWriter {
         // Empty arrays keep the element type they had in the source (when the value is unchanged).
         var arrayTypes: [String: UInt32] = [:]
         for (k, et) in source.arrayElementTypes where metadataOverrides[k] == nil { arrayTypes[k] = et }
-        let entries = source.tensors.map { info -> Entry in
+        let entries = try source.tensors.map { info -> Entry in
             if let t = replacing[info.name] {
-                return Entry(name: info.name, dims: info.dims, type: type, payload: .owned(encode(t.scalars, as: type)))
+                let type = types[info.name] ?? .f32
+                let bytes = try type.quantize(t.scalars, rowLength: info.dims.first ?? 1, tensor: info.name)
+                return Entry(name: info.name, dims: info.dims, type: type, payload: .owned(bytes))
             }
             return Entry(name: info.name, dims: info.dims, type: info.type, payload: .borrowed(source.rawBytes(info)))
         }

@@ -123,7 +123,7 @@ public enum SafeTensorsWriter {
         case .f32: return .f32
         case .f16: return .f16
         case .bf16: return .bf16
-        default: throw EmendModelsError.unsupportedOutputType(file: file, type: dtype.rawValue)
+        default: throw EmendModelsError.unsupportedOutputType(file: file, type: dtype.rawValue, allowed: ["F32", "F16", "BF16"])
         }
     }
 

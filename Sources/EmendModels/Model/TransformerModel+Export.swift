@@ -26,15 +26,60 @@ public enum ExportFormat: String, Sendable, CaseIterable {
     public init(forPath path: String) { self = path.lowercased().hasSuffix(".gguf") ? .gguf : .safetensors }
 }
 
-/// The element type of the tensors an export writes (GGUF: only the replaced ones).
+/// The element type of the tensors an export writes: for GGUF only the replaced tensors' (every other tensor keeps its
+/// source bytes), for safetensors every tensor's (F32, F16 or BF16 only). Raw values are the CLI's `--export-type`.
 public enum ExportDType: String, Sendable, CaseIterable {
-    case f32, f16, bf16
+    /// GGUF only: each replaced tensor in its source tensor's stored type (F32 where Emend has no quantizer for it).
+    case keep
+    case q8_0, q6_K = "q6_k", q5_K = "q5_k", q4_K = "q4_k", q5_0, q5_1, q4_0, q4_1
+    case f16, bf16, f32
 
-    var ggmlType: GGMLType {
-        switch self { case .f32: return .f32; case .f16: return .f16; case .bf16: return .bf16 }
+    /// The type of a GGUF export's replaced tensors when none is asked for. The one constant to change once
+    /// `scripts/export-survival.sh` has measured edit success per type: the issue asks for the smallest type whose
+    /// success stays within 1 point of F32. Until then F32 (lossless, but the replaced tensors grow up to 8×).
+    public static let ggufDefault: ExportDType = .f32
+
+    /// The types a safetensors export can write.
+    public static let safeTensorsTypes: [ExportDType] = [.f32, .f16, .bf16]
+
+    /// The type used when none is asked for: `ggufDefault` for GGUF, F32 for safetensors.
+    public static func `default`(for format: ExportFormat) -> ExportDType {
+        format == .gguf ? ggufDefault : .f32
     }
-    var safeTensorsDType: SafeTensorsDType {
-        switch self { case .f32: return .f32; case .f16: return .f16; case .bf16: return .bf16 }
+
+    /// The GGML type written; nil for `keep` (each tensor's own).
+    public var ggmlType: GGMLType? {
+        switch self {
+        case .keep: return nil
+        case .q8_0: return .q8_0
+        case .q6_K: return .q6_K
+        case .q5_K: return .q5_K
+        case .q4_K: return .q4_K
+        case .q5_0: return .q5_0
+        case .q5_1: return .q5_1
+        case .q4_0: return .q4_0
+        case .q4_1: return .q4_1
+        case .f16: return .f16
+        case .bf16: return .bf16
+        case .f32: return .f32
+        }
+    }
+
+    var safeTensorsDType: SafeTensorsDType? {
+        switch self {
+        case .f32: return .f32
+        case .f16: return .f16
+        case .bf16: return .bf16
+        default: return nil
+        }
+    }
+
+    /// The type a replaced GGUF tensor stored as `source` is written in: the requested one, or for `keep` the
+    /// source's own where it has a quantizer, else F32. A vector (a norm or a bias) stays F32 under a block type,
+    /// as llama.cpp's quantizer keeps it: ggml's element-wise ops read those operands as F32.
+    func ggufType(source: GGUFTensorInfo) -> GGMLType {
+        let wanted = ggmlType ?? (source.type.isQuantizable ? source.type : .f32)
+        return wanted.blockSize > 1 && source.dims.count < 2 ? .f32 : wanted
     }
 }
 
@@ -44,6 +89,23 @@ public struct ExportReport: Sendable, Equatable {
     public var files: [URL]
     /// Tensors written with new values, by their name in the output (GGUF: the replaced ones; safetensors: all).
     public var writtenTensors: [String]
+    /// The type each of `writtenTensors` was stored as, in the same order.
+    public var writtenTypes: [GGMLType] = []
+    /// Sentences about types other than the one asked for (`keep` falling back to F32, vectors kept F32).
+    public var notes: [String] = []
+
+    /// "3 tensors as Q4_K", "5 tensors as Q4_1 (3), F32 (2)", or "no tensors" when nothing changed.
+    public var typeSummary: String {
+        guard !writtenTensors.isEmpty else { return "no tensors" }
+        var order: [GGMLType] = [], counts: [GGMLType: Int] = [:]
+        for t in writtenTypes {
+            if counts[t] == nil { order.append(t) }
+            counts[t, default: 0] += 1
+        }
+        let noun = writtenTensors.count == 1 ? "tensor" : "tensors"
+        if order.count == 1 { return "\(writtenTensors.count) \(noun) as \(order[0])" }
+        return "\(writtenTensors.count) \(noun) as " + order.map { "\($0) (\(counts[$0]!))" }.joined(separator: ", ")
+    }
 }
 
 // MARK: - Export
@@ -58,8 +120,12 @@ extension TransformerModel {
     /// already): a Hugging Face source's own `tokenizer.json` and `tokenizer_config.json` are copied; a GGUF
     /// source's tokenizer is written out, with its chat template.
     @discardableResult
-    public func export(to url: URL, format: ExportFormat, dtype: ExportDType = .f32,
+    /// `dtype` (default: `ExportDType.default(for: format)`) is the type of the written tensors: for GGUF the replaced
+    /// ones, for safetensors all (F32, F16 or BF16 only). Every replaced tensor's rows are checked against the type's
+    /// blocks before anything is written.
+    public func export(to url: URL, format: ExportFormat, dtype: ExportDType? = nil,
                        maxShardBytes: Int = TransformerModel.defaultMaxShardBytes, tokenizer: (any Tokenizer)? = nil) throws -> ExportReport {
+        let dtype = dtype ?? .default(for: format)
         switch format {
         case .gguf: return try exportGGUF(to: url, dtype: dtype)
         case .safetensors:
@@ -98,14 +164,15 @@ extension TransformerModel {
     }
 
     /// GGUF: each stored tensor is rebuilt in its llama.cpp name and storage order, compared with the source's
-    /// dequantised values, and written (as `dtype`) only where some value differs.
+    /// dequantised values, and written (as `dtype.ggufType(source:)`) only where some value differs.
     func exportGGUF(to url: URL, dtype: ExportDType) throws -> ExportReport {
         guard case .gguf(let sourceURL) = source else {
             throw EmendModelsError.exportNeedsGGUFSource(file: url.path, source: source.map { "\($0.url.path)" } ?? "memory")
         }
         let file = try GGUFFile(url: sourceURL)
         let family = try ModelFamily.of(config.architecture, file: url.path)
-        var replacing: [String: Tensor] = [:]
+        var replacing: [String: Tensor] = [:], types: [String: GGMLType] = [:]
+        var fellBack: [GGMLType: Int] = [:], vectors = 0
         for (name, stored) in storedTensors(family, .gguf) {
             guard let info = file.tensorInfo(name) else {
                 throw EmendModelsError.tensorNotFound(file: sourceURL.path, tensor: name)
@@ -114,29 +181,44 @@ extension TransformerModel {
                 throw EmendModelsError.replacementShapeMismatch(file: sourceURL.path, tensor: name,
                                                                 expected: info.shape, got: stored.shape)
             }
-            if try file.tensor(name).scalars != stored.scalars { replacing[name] = stored }
+            guard try file.tensor(name).scalars != stored.scalars else { continue }
+            let type = dtype.ggufType(source: info)
+            if dtype == .keep, !info.type.isQuantizable { fellBack[info.type, default: 0] += 1 }
+            if let wanted = dtype.ggmlType, wanted != type { vectors += 1 }
+            replacing[name] = stored
+            types[name] = type
         }
-        try GGUFWriter.write(from: file, replacing: replacing, as: dtype.ggmlType, to: url)
-        return ExportReport(files: [url], writtenTensors: file.tensors.map(\.name).filter { replacing[$0] != nil })
+        try GGUFWriter.write(from: file, replacing: replacing, types: types, to: url)
+        let written = file.tensors.map(\.name).filter { replacing[$0] != nil }
+        var notes = fellBack.keys.sorted { $0.rawValue < $1.rawValue }.map {
+            "keep: \(fellBack[$0]!) replaced tensor(s) stored as \($0) written as F32 (Emend has no \($0) quantizer)"
+        }
+        if vectors > 0 { notes.append("\(vectors) replaced vector(s) (norms, biases) written as F32, as llama.cpp keeps them") }
+        return ExportReport(files: [url], writtenTensors: written, writtenTypes: written.map { types[$0]! }, notes: notes)
     }
 
     /// safetensors: every weight under its HF name and layout, then `config.json`. Files of an earlier
     /// export with the same base name that this one did not write (stale shards or index) are removed.
     func exportSafeTensors(to folder: URL, dtype: ExportDType, maxShardBytes: Int) throws -> ExportReport {
         let family = try ModelFamily.of(config.architecture, file: folder.path)
+        guard let stDType = dtype.safeTensorsDType else {
+            throw EmendModelsError.unsupportedOutputType(file: folder.path, type: dtype.rawValue,
+                                                         allowed: ExportDType.safeTensorsTypes.map(\.rawValue))
+        }
         let configJSON = try config.huggingFaceConfigJSON(file: folder.appendingPathComponent("config.json").path)
         do { try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true) } catch {
             throw EmendModelsError.writeFailed(file: folder.path, reason: fileErrorReason(error))
         }
         let tensors = storedTensors(family, .huggingFace).map { (name: $0.name, tensor: $0.tensor) }
-        var files = try SafeTensorsWriter.writeSharded(tensors, dtype: dtype.safeTensorsDType, metadata: ["format": "pt"],
+        var files = try SafeTensorsWriter.writeSharded(tensors, dtype: stDType, metadata: ["format": "pt"],
                                                        maxShardBytes: maxShardBytes, to: folder)
         let configURL = folder.appendingPathComponent("config.json")
         let out = try AtomicFileWriter(url: configURL)
         do { try out.write(Array(configJSON.utf8)); try out.commit() } catch { out.abandon(); throw error }
         files.append(configURL)
         removeStaleShards(in: folder, keeping: Set(files.map(\.lastPathComponent)))
-        return ExportReport(files: files, writtenTensors: tensors.map(\.name))
+        return ExportReport(files: files, writtenTensors: tensors.map(\.name),
+                            writtenTypes: tensors.map { _ in dtype.ggmlType ?? .f32 })
     }
 
     private func removeStaleShards(in folder: URL, keeping: Set<String>) {
