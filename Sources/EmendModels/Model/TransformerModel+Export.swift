@@ -94,9 +94,9 @@ public struct ExportReport: Sendable, Equatable {
     /// Sentences about types other than the one asked for (`keep` falling back to F32, vectors kept F32).
     public var notes: [String] = []
 
-    /// "3 tensors as Q4_K", "5 tensors as Q4_1 (3), F32 (2)", or "no tensors" when nothing changed.
+    /// "3 tensors as Q4_K", "5 tensors as Q4_1 (3), F32 (2)", or "no tensors changed".
     public var typeSummary: String {
-        guard !writtenTensors.isEmpty else { return "no tensors" }
+        guard !writtenTensors.isEmpty else { return "no tensors changed" }
         var order: [GGMLType] = [], counts: [GGMLType: Int] = [:]
         for t in writtenTypes {
             if counts[t] == nil { order.append(t) }
