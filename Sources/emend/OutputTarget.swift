@@ -86,10 +86,16 @@ struct OutputTarget {
         }
     }
 
-    /// Checks what needs the loaded model: the format fits its source, and the disk has room for the output.
+    /// Checks what needs the loaded model: the format fits its source, the export type's blocks tile the rows of
+    /// the matrices every editor changes (the MLP down-projections, rows of F values), and the disk has room.
     func check(for loaded: LoadedModel) throws {
         if format == .gguf, case .huggingFace = loaded.source {
             throw CLIError.usage("--out \(path): a GGUF can only be written from a GGUF model, and \(loaded.source.url.path) is a Hugging Face folder; give a folder for safetensors")
+        }
+        let f = loaded.model.config.intermediateSize
+        if format == .gguf, let type = dtype.ggmlType, f % type.blockSize != 0 {
+            let fitting = ExportDType.allCases.filter { $0.ggmlType.map { f % $0.blockSize == 0 } ?? true }.map(\.rawValue)
+            throw CLIError.runtime("--export-type \(dtype.rawValue): the edited ffn_down.weight tensors have rows of \(f) values, which \(type) blocks of \(type.blockSize) cannot tile; this model takes \(fitting.joined(separator: ", ")); nothing was edited")
         }
         // GGUF: a copy of the source file (edited tensors replaced); safetensors: every weight in Float32.
         let needed: Int64

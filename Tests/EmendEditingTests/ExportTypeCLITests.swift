@@ -88,6 +88,8 @@ final class ExportTypeCLITests: XCTestCase {
         let r4 = try emend(edit(["--out", bad.appendingPathComponent("q4k.gguf").path, "--export-type", "q4_k"]))
         XCTAssertEqual(r4.status, 1, r4.output)
         XCTAssertTrue(r4.output.contains("ffn_down.weight") && r4.output.contains("Q4_K"), r4.output)
+        // Refused before the edit starts (OutputTarget.check), not after the work is done.
+        XCTAssertTrue(r4.output.contains("nothing was edited") && !r4.output.contains("steps/fact"), r4.output)
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: bad.path), [])
     }
 }
