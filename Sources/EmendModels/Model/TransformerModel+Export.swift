@@ -36,7 +36,9 @@ public enum ExportDType: String, Sendable, CaseIterable {
 
     /// The type of a GGUF export's replaced tensors when none is asked for. The one constant to change once
     /// `scripts/export-survival.sh` has measured edit success per type: the issue asks for the smallest type whose
-    /// success stays within 1 point of F32. Until then F32 (lossless, but the replaced tensors grow up to 8×).
+    /// success stays within 1 point of F32. Measured on the default model (results/export-survival/): Q5_K for
+    /// ENCORE and MEMIT. Still F32 (lossless, but the replaced tensors grow up to 8×) until the default falls back
+    /// per model where 256-element blocks cannot tile the edited rows.
     public static let ggufDefault: ExportDType = .f32
 
     /// The types a safetensors export can write.
