@@ -136,20 +136,11 @@ public enum GGUFWriter {
         try writeEntries(metadata: metadata, arrayTypes: [:], entries: entries, to: url)
     }
 
-    /// Float32 values encoded as F32, F16 (round to nearest even) or BF16 (round to nearest even).
+    /// Float32 values encoded as F32, F16 or BF16 (round to nearest even): `GGMLType.quantize` with one-element
+    /// blocks, where no row length can be refused.
     public static func encode(_ values: [Float], as type: GGMLType) -> [UInt8] {
-        switch type {
-        case .f16, .bf16:
-            var out = [UInt8](repeating: 0, count: values.count * 2)
-            let half = type == .f16
-            for (i, v) in values.enumerated() {
-                let b = half ? floatToHalfBits(v) : floatToBFloat16Bits(v)
-                out[2 * i] = UInt8(b & 0xFF); out[2 * i + 1] = UInt8(b >> 8)
-            }
-            return out
-        default:
-            return values.withUnsafeBytes { Array($0) }  // little-endian hosts only, as everywhere in Emend
-        }
+        precondition([.f32, .f16, .bf16].contains(type), "GGUFWriter.encode: F32, F16 or BF16, not \(type)")
+        return (try? type.quantize(values, rowLength: 1, tensor: "")) ?? []
     }
 
     // MARK: - Encoding
