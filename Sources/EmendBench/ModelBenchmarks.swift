@@ -1,6 +1,8 @@
-// EmendModels benchmarks on the default model (SmolLM2-135M-Instruct, Q4_1 GGUF, dequantised to Float32):
-// load, prompt processing, generation, and one target-search step (forward with saves + backward through
-// blocks 9…29). Random token ids, seeded. Skipped with a line when the model is not installed.
+// EmendModels benchmarks on the default model (SmolLM2-135M-Instruct, Q4_1 GGUF), side by side: the weights as
+// stored (the default: Q4_1 blocks mapped from the file) and the Float32 path (`load(dequantize: true)`). Load,
+// prompt processing, generation, and one target-search step (forward with saves + backward through blocks 9…29)
+// with the weights as the model holds them (the search itself freezes them at its own precision). Random token ids,
+// seeded. The two paths alternate within each measurement. Skipped with a line when the model is not installed.
 //
 // Shape legend: N prompts, T tokens, R rows (N·T), D width 576, V vocab 49152.
 
@@ -14,31 +16,35 @@ func runModelBenchmarks() {
         print("\n== EmendModels ==\n  skipped: \(url.path) not found (run make setup)")
         return
     }
-    var table = BenchTable("EmendModels on SmolLM2-135M-Instruct (Float32 weights; best of N runs)",
-                           columns: ["operation", "shape", "time ms", "tokens/s"])
-    var model: TransformerModel?
-    let tLoad = bestTime(warmup: 0, repetitions: 2) { model = try? TransformerModel.load(.gguf(url)) }
-    guard let m = model else { print("  failed to load \(url.path)"); return }
-    table.add(["load GGUF (parse + dequantise + checks)", "Q4_1 → F32", fmt(tLoad * 1e3), ""])
+    var table = BenchTable("EmendModels on SmolLM2-135M-Instruct: weights as stored (Q4_1) vs Float32 (best of N runs, interleaved)",
+                           columns: ["operation", "shape", "stored ms", "F32 ms", "stored tok/s", "F32 tok/s", "F32 / stored"])
+    var stored: TransformerModel?, dense: TransformerModel?
+    let tLoad = interleavedBestTimes(repetitions: 2, [{ stored = try? TransformerModel.load(.gguf(url)) },
+                                                     { dense = try? TransformerModel.load(.gguf(url), dequantize: true) }])
+    guard let s = stored, let d = dense else { print("  failed to load \(url.path)"); return }
+    func row(_ op: String, _ shape: String, _ t: [Double], tokens: Double? = nil) {
+        table.add([op, shape, fmt(t[0] * 1e3), fmt(t[1] * 1e3), tokens.map { fmt($0 / t[0], 0) } ?? "", tokens.map { fmt($0 / t[1], 0) } ?? "",
+                   String(format: "%.2f×", t[1] / t[0])])
+    }
+    row("load GGUF (parse + map or dequantise + checks)", "Q4_1", tLoad)
 
     var rng = SeededGenerator(seed: 3)
     func prompts(_ n: Int, _ t: Int) -> [[Int]] {
-        (0..<n).map { _ in (0..<t).map { _ in Int(rng.next() % UInt64(m.config.vocabSize)) } }
+        (0..<n).map { _ in (0..<t).map { _ in Int(rng.next() % UInt64(s.config.vocabSize)) } }
+    }
+    func both(_ repetitions: Int, _ body: @escaping (TransformerModel) -> Void) -> [Double] {
+        interleavedBestTimes(repetitions: repetitions, [{ body(s) }, { body(d) }])
     }
 
     // Prompt processing: fill the KV caches and take each prompt's last-position logits.
-    let batch32 = prompts(32, 20)
-    let tPrompt = bestTime(repetitions: 3) { blackHole(prefill(m, batch32)) }
-    table.add(["prompt processing (prefill + last logits)", "32 × 20", fmt(tPrompt * 1e3), fmt(640 / tPrompt, 0)])
-    let tLong = bestTime(repetitions: 2) { blackHole(prefill(m, prompts(1, 512))) }
-    table.add(["prompt processing, one long prompt", "1 × 512", fmt(tLong * 1e3), fmt(512 / tLong, 0)])
+    let batch32 = prompts(32, 20), long = prompts(1, 512)
+    row("prompt processing (prefill + last logits)", "32 × 20", both(3) { blackHole(prefill($0, batch32)) }, tokens: 640)
+    row("prompt processing, one long prompt", "1 × 512", both(2) { blackHole(prefill($0, long)) }, tokens: 512)
 
     // Generation: greedy, KV cache; the 20-token prefill is included in the time.
     let one = prompts(1, 20), eight = prompts(8, 20)
-    let tGen1 = bestTime(repetitions: 2) { blackHole(m.generate(one, maxTokens: 64)) }
-    table.add(["generate greedy (incl. 20-token prefill)", "1 seq × 64 new", fmt(tGen1 * 1e3), fmt(64 / tGen1, 1)])
-    let tGen8 = bestTime(repetitions: 2) { blackHole(m.generate(eight, maxTokens: 64)) }
-    table.add(["generate greedy (incl. 20-token prefill)", "8 seqs × 64 new", fmt(tGen8 * 1e3), fmt(512 / tGen8, 1)])
+    row("generate greedy (incl. 20-token prefill)", "1 seq × 64 new", both(2) { blackHole($0.generate(one, maxTokens: 64)) }, tokens: 64)
+    row("generate greedy (incl. 20-token prefill)", "8 seqs × 64 new", both(2) { blackHole($0.generate(eight, maxTokens: 64)) }, tokens: 512)
 
     // Target search: 7 prompts × 12 tokens, start at block 9 from cached block-8 outputs, loss on the last
     // 3 positions of each prompt.
@@ -46,23 +52,21 @@ func runModelBenchmarks() {
     let batch = RowBatch(search)
     var hooks = ForwardHooks(captureBlockOutputs: [8])
     var none: [KVCache]? = nil
-    _ = m.run(m.embed(batch), layers: 0..<9, batch: batch, caches: &none, hooks: &hooks)
-    let h8 = hooks.blockOutputs[8] ?? Tensor.zeros([batch.rowCount, m.config.hiddenSize])
+    _ = s.run(s.embed(batch), layers: 0..<9, batch: batch, caches: &none, hooks: &hooks)
+    let h8 = hooks.blockOutputs[8] ?? Tensor.zeros([batch.rowCount, s.config.hiddenSize])
     let targetRows = search.indices.flatMap { i in (9..<12).map { batch.row(i, $0) } }
-    var forwardOnly = 0.0, backwardOnly = 0.0
-    let tStep = bestTime(repetitions: 5) {
-        let t0 = DispatchTime.now().uptimeNanoseconds
+    row("target-search step: forward (save) + backward, blocks 9…29", "7 × 12", both(5) { m in
         let (h, saves) = forwardWithSaves(m, h8, batch: batch)
-        let t1 = DispatchTime.now().uptimeNanoseconds
         blackHole(backward(m, h, saves: saves, batch: batch, targetRows: targetRows, ids: batch.tokens))
-        let t2 = DispatchTime.now().uptimeNanoseconds
-        forwardOnly = Double(t1 - t0) * 1e-9; backwardOnly = Double(t2 - t1) * 1e-9
+    })
+    let bytes = [s, d].map { m in
+        TensorRole.allCases.filter(\.isMatrix).reduce(0) { sum, role in
+            sum + (0..<(role.isPerBlock ? m.config.layerCount : 1)).reduce(0) { $0 + (m.weights.matrix(for: role, layer: $1)?.weightBytes ?? 0) }
+        }
     }
-    table.add(["target-search step: forward (save) + backward, blocks 9…29", "7 × 12", fmt(tStep * 1e3), ""])
-    table.add(["  of which forward with saves", "", fmt(forwardOnly * 1e3), ""])
-    table.add(["  of which head + backward", "", fmt(backwardOnly * 1e3), ""])
+    table.note(String(format: "weight matrices in memory: stored %.1f MB, Float32 %.1f MB (%.2f×)", Double(bytes[0]) / 1e6,
+                      Double(bytes[1]) / 1e6, Double(bytes[0]) / Double(bytes[1])))
     table.note("tokens/s: prompt tokens per second (prefill) or new tokens per second (generate).")
-    table.note("The \"of which\" rows are from the last timed run, not the best one.")
     table.print()
 }
 

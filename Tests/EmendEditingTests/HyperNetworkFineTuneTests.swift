@@ -15,7 +15,7 @@ final class HyperNetworkFineTuneTests: XCTestCase {
         let after = edited.traceLayers(edits, layers: [], loss: .crossEntropy).loss
         XCTAssertLessThan(Double(after), report.losses[0] * 0.95, "loss \(report.losses[0]) → \(after)")
         for l in [1, 2] {
-            let diff = edited.weights.blocks[l].ffnDown - m.weights.blocks[l].ffnDown
+            let diff = edited.weights.blocks[l].ffnDown.dequantized() - m.weights.blocks[l].ffnDown.dequantized()
             XCTAssertLessThanOrEqual(diff.maxAbs(), 0.05 * (1 + 1e-6))
             XCTAssertEqual(diff.maxAbs(), 0.05, accuracy: 1e-6, "the constraint binds at lr 1e-2 × 15 steps")
         }

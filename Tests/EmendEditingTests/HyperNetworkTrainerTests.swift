@@ -51,8 +51,11 @@ final class HyperNetworkTrainerTests: XCTestCase {
                 for (i, j) in [(0, 0), (5, 3), (23, 15), (11, 7)] {
                     let h: Float = 1e-2
                     var up = m, down = m
-                    up.weights.blocks[l].ffnDown.scalars[j * 24 + i] += h
-                    down.weights.blocks[l].ffnDown.scalars[j * 24 + i] -= h
+                    var wu = m.weights.blocks[l].ffnDown.dequantized(), wd = wu
+                    wu.scalars[j * 24 + i] += h
+                    wd.scalars[j * 24 + i] -= h
+                    up.weights.blocks[l].ffnDown = WeightMatrix(wu)
+                    down.weights.blocks[l].ffnDown = WeightMatrix(wd)
                     let fd = (value(up) - value(down)) / Double(2 * h)
                     XCTAssertEqual(Double(g.scalars[i * 16 + j]), fd, accuracy: 2e-3 + 2e-2 * abs(fd), "layer \(l) S[\(i), \(j)]")
                 }

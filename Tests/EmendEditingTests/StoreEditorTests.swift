@@ -31,7 +31,7 @@ final class StoreEditorTests: XCTestCase {
         for b in batches {
             snap = try store.commit(try editor.applyForStore(b), after: snap)
             for l in preset.layers {
-                XCTAssertEqual(snap.weights[EditStore.weightName(layer: l, role: .ffnDown)], editor.model.weights.blocks[l].ffnDown)
+                XCTAssertEqual(snap.weights[EditStore.weightName(layer: l, role: .ffnDown)], editor.model.weights.blocks[l].ffnDown.dequantized())
                 XCTAssertEqual(snap.states[l], editor.states[l])
             }
         }

@@ -35,7 +35,7 @@ final class StoreHyperNetworkTests: XCTestCase {
                 snap = try store.commit(batch, after: snap)
                 model = edited
                 for l in settings.layers {
-                    XCTAssertEqual(snap.weights[EditStore.weightName(layer: l, role: .ffnDown)], model.weights.blocks[l].ffnDown)
+                    XCTAssertEqual(snap.weights[EditStore.weightName(layer: l, role: .ffnDown)], model.weights.blocks[l].ffnDown.dequantized())
                 }
             }
             let l = settings.layers[settings.layers.count - 1]

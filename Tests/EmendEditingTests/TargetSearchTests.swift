@@ -10,7 +10,7 @@ final class TargetSearchTests: XCTestCase {
     /// Random weights, with a larger output head so that a bounded δ can make any token top-1.
     let model: TransformerModel = {
         var w = ModelWeights.random(config, seed: 21, std: 0.25)
-        w.tokenEmbedding = w.tokenEmbedding * 6
+        w.tokenEmbedding = WeightMatrix(w.tokenEmbedding.dequantized() * 6)
         return TransformerModel(config: config, weights: w)
     }()
 
@@ -38,7 +38,7 @@ final class TargetSearchTests: XCTestCase {
         var w = ModelWeights.random(c, seed: 23, std: 0.25)
         var rng = SeededGenerator(seed: 24)
         for l in w.blocks.indices { w.blocks[l].ffnPostNorm = Tensor.randomNormal([16], mean: 1, std: 0.3, using: &rng) }
-        w.tokenEmbedding = w.tokenEmbedding * 2
+        w.tokenEmbedding = WeightMatrix(w.tokenEmbedding.dequantized() * 2)
         return TransformerModel(config: c, weights: w)
     }()
 

@@ -49,7 +49,7 @@ final class ModelHealthTests: XCTestCase {
     func testChangesFindsTheEditedMatrix() throws {
         let original = TransformerModel(config: Self.config, weights: .random(Self.config, seed: 2, std: 0.3))
         var edited = original
-        edited.weights.blocks[1].ffnDown = edited.weights.blocks[1].ffnDown * 2
+        edited.weights.blocks[1].ffnDown = WeightMatrix(edited.weights.blocks[1].ffnDown.dequantized() * 2)
         let c = try MatrixNorms.changes(original: original, edited: edited)
         XCTAssertEqual(c.count, 1)
         XCTAssertEqual(c.first?.layer, 1); XCTAssertEqual(c.first?.role, "ffnDown")
@@ -63,7 +63,7 @@ final class ModelHealthTests: XCTestCase {
     /// hand computation from the captured key and block output: ‖key·W_downᵀ‖ / ‖h‖ per token, averaged.
     func testResidualShare() throws {
         var m = TransformerModel(config: Self.config, weights: .random(Self.config, seed: 5, std: 0.3))
-        m.weights.blocks[0].ffnDown = m.weights.blocks[0].ffnDown * 0
+        m.weights.blocks[0].ffnDown = WeightMatrix(m.weights.blocks[0].ffnDown.dequantized() * 0)
         let seqs = [[1, 2, 3, 4], [5, 6]]
         let share = try ResidualShare.measure(m, layers: [0, 1], sequences: seqs)
         XCTAssertEqual(share[0] ?? -1, 0, accuracy: 1e-12)
@@ -74,7 +74,7 @@ final class ModelHealthTests: XCTestCase {
         var none: [KVCache]? = nil
         _ = m.run(m.embed(batch), layers: 0..<2, batch: batch, caches: &none, hooks: &hooks)
         let key = try XCTUnwrap(hooks.keys[1]), h = try XCTUnwrap(hooks.blockOutputs[1])
-        let w = m.weights.blocks[1].ffnDown, d = 16, f = 24
+        let w = m.weights.blocks[1].ffnDown.dequantized(), d = 16, f = 24
         var sum = 0.0
         for r in 0..<6 {
             var mm = 0.0, hh = 0.0

@@ -106,8 +106,8 @@ final class SequentialRunnerTests: XCTestCase {
         let m = try F.loaded()
         let last = try XCTUnwrap(res.batches.last)
         for l in F.preset.layers {
-            let w = r.editor.model.weights.blocks[l].ffnDown.scalars.map(Double.init)
-            let w0 = m.model.weights.blocks[l].ffnDown.scalars.map(Double.init)
+            let w = r.editor.model.weights.blocks[l].ffnDown.dequantized().scalars.map(Double.init)
+            let w0 = m.model.weights.blocks[l].ffnDown.dequantized().scalars.map(Double.init)
             let n0 = w0.reduce(0) { $0 + $1 * $1 }.squareRoot()
             let n = w.reduce(0) { $0 + $1 * $1 }.squareRoot()
             let d = zip(w, w0).reduce(0) { $0 + ($1.0 - $1.1) * ($1.0 - $1.1) }.squareRoot()

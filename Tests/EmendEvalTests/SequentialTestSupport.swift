@@ -63,7 +63,7 @@ enum TinySequentialFixture {
     /// A deterministic probe: two "tasks" whose scores are functions of the edited weights only.
     static func probe(description: String = "norm probe", failAt: Int? = nil, calls: CallCounter? = nil) -> CheckpointProbe {
         CheckpointProbe(description: description) { m, progress in
-            let w1 = Double(m.model.weights.blocks[0].ffnDown.norm()), w2 = Double(m.model.weights.blocks[1].ffnDown.norm())
+            let w1 = Double(m.model.weights.blocks[0].ffnDown.dequantized().norm()), w2 = Double(m.model.weights.blocks[1].ffnDown.dequantized().norm())
             calls?.count += 1
             if let f = failAt, calls?.count == f { throw CocoaError(.userCancelled) }   // a crash during a checkpoint
             progress?("a", 1, 2); progress?("b", 2, 2)

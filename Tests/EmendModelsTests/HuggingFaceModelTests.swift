@@ -44,11 +44,11 @@ final class HuggingFaceModelTests: XCTestCase {
         let d = Self.d
         func get(_ n: String) -> Tensor { a["transformer." + n]! }
         /// Conv1D [in, out] columns `cols` → linear [cols.count, in].
-        func linearFromConv(_ n: String, cols: Range<Int>) -> Tensor {
+        func linearFromConv(_ n: String, cols: Range<Int>) -> WeightMatrix {
             let w = get(n), inDim = w.shape[0], outDim = w.shape[1]
             var s = [Float](repeating: 0, count: cols.count * inDim)
             for (o, col) in cols.enumerated() { for i in 0..<inDim { s[o * inDim + i] = w.scalars[i * outDim + col] } }
-            return Tensor(shape: [cols.count, inDim], scalars: s)
+            return WeightMatrix(Tensor(shape: [cols.count, inDim], scalars: s))
         }
         func part(_ n: String, _ range: Range<Int>) -> Tensor { Tensor(Array(get(n).scalars[range])) }
         let blocks = (0..<Self.layers).map { l -> BlockWeights in
@@ -65,7 +65,7 @@ final class HuggingFaceModelTests: XCTestCase {
                 ffnUp: linearFromConv(p + "mlp.c_fc.weight", cols: 0..<Self.ffn), ffnUpBias: get(p + "mlp.c_fc.bias"),
                 ffnDown: linearFromConv(p + "mlp.c_proj.weight", cols: 0..<d), ffnDownBias: get(p + "mlp.c_proj.bias"))
         }
-        return ModelWeights(tokenEmbedding: get("wte.weight"), positionEmbedding: get("wpe.weight"),
+        return ModelWeights(tokenEmbedding: WeightMatrix(get("wte.weight")), positionEmbedding: get("wpe.weight"),
                             outputNorm: get("ln_f.weight"), outputNormBias: get("ln_f.bias"), output: nil, blocks: blocks)
     }
 
@@ -152,24 +152,25 @@ final class HuggingFaceModelTests: XCTestCase {
         var blocks: [BlockWeights] = []
         for l in 0..<2 {
             let p = "model.layers.\(l)."
-            let b = BlockWeights(attnNorm: gain(), attnNormBias: nil, attnQ: r([d, d]), attnK: r([kv, d]), attnV: r([kv, d]),
+            func m(_ shape: [Int]) -> WeightMatrix { WeightMatrix(r(shape)) }
+            let b = BlockWeights(attnNorm: gain(), attnNormBias: nil, attnQ: m([d, d]), attnK: m([kv, d]), attnV: m([kv, d]),
                                  attnQBias: r([d], 0.2), attnKBias: r([kv], 0.2), attnVBias: r([kv], 0.2),
-                                 attnOutput: r([d, d]), attnOutputBias: nil, ffnNorm: gain(), ffnNormBias: nil,
-                                 ffnGate: r([f, d]), ffnGateBias: nil, ffnUp: r([f, d]), ffnUpBias: nil,
-                                 ffnDown: r([d, f]), ffnDownBias: nil)
+                                 attnOutput: m([d, d]), attnOutputBias: nil, ffnNorm: gain(), ffnNormBias: nil,
+                                 ffnGate: m([f, d]), ffnGateBias: nil, ffnUp: m([f, d]), ffnUpBias: nil,
+                                 ffnDown: m([d, f]), ffnDownBias: nil)
             blocks.append(b)
             arrays += [(p + "input_layernorm.weight", b.attnNorm),
-                       (p + "self_attn.q_proj.weight", b.attnQ), (p + "self_attn.q_proj.bias", b.attnQBias!),
-                       (p + "self_attn.k_proj.weight", b.attnK), (p + "self_attn.k_proj.bias", b.attnKBias!),
-                       (p + "self_attn.v_proj.weight", b.attnV), (p + "self_attn.v_proj.bias", b.attnVBias!),
-                       (p + "self_attn.o_proj.weight", b.attnOutput), (p + "post_attention_layernorm.weight", b.ffnNorm!),
-                       (p + "mlp.gate_proj.weight", b.ffnGate!), (p + "mlp.up_proj.weight", b.ffnUp),
-                       (p + "mlp.down_proj.weight", b.ffnDown)]
+                       (p + "self_attn.q_proj.weight", b.attnQ.dequantized()), (p + "self_attn.q_proj.bias", b.attnQBias!),
+                       (p + "self_attn.k_proj.weight", b.attnK.dequantized()), (p + "self_attn.k_proj.bias", b.attnKBias!),
+                       (p + "self_attn.v_proj.weight", b.attnV.dequantized()), (p + "self_attn.v_proj.bias", b.attnVBias!),
+                       (p + "self_attn.o_proj.weight", b.attnOutput.dequantized()), (p + "post_attention_layernorm.weight", b.ffnNorm!),
+                       (p + "mlp.gate_proj.weight", b.ffnGate!.dequantized()), (p + "mlp.up_proj.weight", b.ffnUp.dequantized()),
+                       (p + "mlp.down_proj.weight", b.ffnDown.dequantized())]
         }
         let norm = gain(), head = r([Self.vocab, d])
         arrays += [("model.norm.weight", norm), ("lm_head.weight", head)]
-        let reference = ModelWeights(tokenEmbedding: arrays[0].tensor, positionEmbedding: nil, outputNorm: norm,
-                                     outputNormBias: nil, output: head, blocks: blocks)
+        let reference = ModelWeights(tokenEmbedding: WeightMatrix(arrays[0].tensor), positionEmbedding: nil, outputNorm: norm,
+                                     outputNormBias: nil, output: WeightMatrix(head), blocks: blocks)
         let config = ModelConfig.llamaStyle(architecture: "qwen2", vocabSize: Self.vocab, hiddenSize: d, intermediateSize: f,
                                             layerCount: 2, headCount: 4, kvHeadCount: 2, headDim: 4, maxPositions: 64,
                                             normEps: 1e-6, ropeBase: 1_000_000, tiedEmbeddings: false, attentionBias: true)

@@ -19,6 +19,9 @@ struct NaiveDecoder64 {
     func vec(_ t: Tensor?) -> Vec? { t.map { $0.scalars.map(Double.init) } }
 
     /// y = W x (+ b), W [out, in]
+    /// A matrix as the model holds it, read through its Float32 values (the naive decoder never sees blocks).
+    func lin(_ x: Vec, _ W: WeightMatrix, _ b: Tensor?) -> Vec { lin(x, W.dequantized(), b) }
+
     func lin(_ x: Vec, _ W: Tensor, _ b: Tensor?) -> Vec {
         let cols = W.shape[1]
         var y = Vec(repeating: 0, count: W.shape[0])
@@ -83,7 +86,7 @@ struct NaiveDecoder64 {
     func hiddenStates(_ ids: [Int], delta: (layer: Int, pos: Int, v: Vec)? = nil) -> [[Vec]] {
         let d = c.hiddenSize, dh = c.headDim, g = c.groupSize
         var x: [Vec] = ids.enumerated().map { (t, id) in
-            var e = (0..<d).map { Double(w.tokenEmbedding.scalars[id * d + $0]) }
+            var e = (0..<d).map { Double(w.tokenEmbedding.dequantized().scalars[id * d + $0]) }
             if let pe = w.positionEmbedding { for j in 0..<d { e[j] += Double(pe.scalars[t * d + j]) } }
             if c.scaleEmbeddings { e = e.map { $0 * Double(d).squareRoot() } }
             return e

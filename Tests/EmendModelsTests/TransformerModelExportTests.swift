@@ -36,7 +36,7 @@ final class TransformerModelExportTests: XCTestCase {
                 XCTAssertTrue(dst.rawBytes(d).elementsEqual(src.rawBytes(info)), "\(info.name): raw bytes differ")
             }
         }
-        XCTAssertEqual(try dst.tensor("blk.5.ffn_down.weight").scalars, m.weights.blocks[5].ffnDown.scalars)
+        XCTAssertEqual(try dst.tensor("blk.5.ffn_down.weight").scalars, m.weights.blocks[5].ffnDown.dequantized().scalars)
 
         let back = try TransformerModel.load(.gguf(out))
         XCTAssertEqual(back.weights.blocks[5].ffnDown, m.weights.blocks[5].ffnDown)
@@ -56,7 +56,7 @@ final class TransformerModelExportTests: XCTestCase {
         XCTAssertEqual(report.writtenTensors, ["blk.0.ffn_down.weight"])
         let dst = try GGUFFile(url: out)
         XCTAssertEqual(dst.tensorInfo("blk.0.ffn_down.weight")?.type, .f16)
-        let want = m.weights.blocks[0].ffnDown.scalars.map { halfBitsToFloat(floatToHalfBits($0)) }
+        let want = m.weights.blocks[0].ffnDown.dequantized().scalars.map { halfBitsToFloat(floatToHalfBits($0)) }
         XCTAssertEqual(try dst.tensor("blk.0.ffn_down.weight").scalars, want)
     }
 
@@ -78,7 +78,7 @@ final class TransformerModelExportTests: XCTestCase {
             let dst = try GGUFFile(url: out)
             let info = try XCTUnwrap(dst.tensorInfo(name))
             XCTAssertEqual(info.type, type, "\(dtype)")
-            let edited = m.weights.blocks[4].ffnDown.scalars   // Llama's ffn_down is stored as it is held: [D, F]
+            let edited = m.weights.blocks[4].ffnDown.dequantized().scalars   // Llama's ffn_down is stored as it is held: [D, F]
             let bytes = try type.quantize(edited, rowLength: info.dims[0], tensor: name)
             XCTAssertTrue(dst.rawBytes(info).elementsEqual(bytes), "\(dtype): bytes differ from quantize(edited)")
             let roundTrip = try bytes.withUnsafeBytes { try type.dequantize($0, count: edited.count) }
@@ -106,7 +106,7 @@ final class TransformerModelExportTests: XCTestCase {
         XCTAssertEqual(src.tensorInfo(name)?.type, .q4_1)
         let info = try XCTUnwrap(dst.tensorInfo(name))
         XCTAssertEqual(info.type, .q4_1)
-        let bytes = try GGMLType.q4_1.quantize(m.weights.blocks[6].ffnDown.scalars, rowLength: info.dims[0], tensor: name)
+        let bytes = try GGMLType.q4_1.quantize(m.weights.blocks[6].ffnDown.dequantized().scalars, rowLength: info.dims[0], tensor: name)
         XCTAssertTrue(dst.rawBytes(info).elementsEqual(bytes))
     }
 
@@ -115,7 +115,7 @@ final class TransformerModelExportTests: XCTestCase {
     /// before it creates the folder.
     func testExportGGUF_UntileableRowsAndSafeTensorsBlockTypeThrowWritingNothing() throws {
         var m = try RealModelFixture.model()
-        m.weights.blocks[0].ffnUp = m.weights.blocks[0].ffnUp * 1.01
+        m.weights.blocks[0].ffnUp = WeightMatrix(m.weights.blocks[0].ffnUp.dequantized() * 1.01)
         let dir = makeTemporaryFolder(self)
         let out = dir.appendingPathComponent("edited-q4k.gguf")
         XCTAssertThrowsError(try m.export(to: out, format: .gguf, dtype: .q4_K)) { e in
@@ -220,9 +220,9 @@ final class TransformerModelExportTests: XCTestCase {
         XCTAssertEqual(qkv.shape, [12, 36])
         let b = m.weights.blocks[0]
         for i in 0..<12 { for o in 0..<12 {
-            XCTAssertEqual(qkv.scalars[i * 36 + o], b.attnQ.scalars[o * 12 + i])
-            XCTAssertEqual(qkv.scalars[i * 36 + 12 + o], b.attnK.scalars[o * 12 + i])
-            XCTAssertEqual(qkv.scalars[i * 36 + 24 + o], b.attnV.scalars[o * 12 + i])
+            XCTAssertEqual(qkv.scalars[i * 36 + o], b.attnQ.dequantized().scalars[o * 12 + i])
+            XCTAssertEqual(qkv.scalars[i * 36 + 12 + o], b.attnK.dequantized().scalars[o * 12 + i])
+            XCTAssertEqual(qkv.scalars[i * 36 + 24 + o], b.attnV.dequantized().scalars[o * 12 + i])
         } }
         XCTAssertEqual(try f.tensor("transformer.h.0.mlp.c_fc.weight").shape, [12, 48])
         XCTAssertNil(f.info("lm_head.weight"), "tied head is not written")

@@ -37,7 +37,7 @@ public enum FineTuneEditor {
         }
         var edited = model
         var adam = Adam(learningRate: s.learningRate)
-        let original = s.layers.map { model.weights.blocks[$0].ffnDown }
+        let original = s.layers.map { model.weights.blocks[$0].ffnDown.dequantized() }
         var losses: [Double] = []
         let batches = stride(from: 0, to: edits.count, by: s.lmBatchSize).map { Array(edits[$0..<min($0 + s.lmBatchSize, edits.count)]) }
         for _ in 0..<s.steps {
@@ -53,7 +53,7 @@ public enum FineTuneEditor {
             }
             losses.append(loss)
             if loss < s.stopLoss { break }
-            var params = s.layers.map { edited.weights.blocks[$0].ffnDown }
+            var params = s.layers.map { edited.weights.blocks[$0].ffnDown.dequantized() }
             try adam.step(params: &params, grads: grads)
             let eps = s.normConstraint
             for (i, l) in s.layers.enumerated() {
@@ -62,7 +62,7 @@ public enum FineTuneEditor {
                     for j in 0..<p.count { let w0 = original[i].scalars[j]; p[j] = min(max(p[j], w0 - eps), w0 + eps) }
                 }
                 guard w.scalars.allSatisfy({ $0.isFinite }) else { throw EmendEditingError.nonFiniteUpdate(layer: l, what: "the fine-tuned weights") }
-                edited.weights.blocks[l].ffnDown = w
+                edited.weights.blocks[l].ffnDown = WeightMatrix(w)
             }
         }
         return (edited, FineTuneReport(losses: losses))

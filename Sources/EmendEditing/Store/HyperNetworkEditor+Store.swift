@@ -10,7 +10,7 @@ import Foundation
 private func storeBatch(method: String, hyperParameters: String, requests: [EditRequest], edited: TransformerModel,
                         layers: [Int], metrics: [String: Double], supersedes: Bool) -> StoreBatch {
     var weights: [String: Tensor] = [:]
-    for l in layers { weights[EditStore.weightName(layer: l, role: .ffnDown)] = edited.weights.blocks[l].ffnDown }
+    for l in layers { weights[EditStore.weightName(layer: l, role: .ffnDown)] = edited.weights.blocks[l].ffnDown.dequantized() }
     return StoreBatch(method: method, hyperParameters: hyperParameters, requests: requests.map { StoredRequest(request: $0) },
                       weights: weights, metrics: metrics, supersedes: supersedes)
 }

@@ -12,7 +12,7 @@ extension LocateThenEditor {
     public mutating func applyForStore(_ requests: [EditRequest], file: String = "(requests)", supersedes: Bool = false) throws -> StoreBatch {
         let report = try apply(requests, file: file)
         var weights: [String: Tensor] = [:]
-        for l in preset.layers { weights[EditStore.weightName(layer: l, role: .ffnDown)] = model.weights.blocks[l].ffnDown }
+        for l in preset.layers { weights[EditStore.weightName(layer: l, role: .ffnDown)] = model.weights.blocks[l].ffnDown.dequantized() }
         var metrics: [String: Double] = ["search_seconds": report.searchSeconds, "update_seconds": report.updateSeconds,
                                          "mean_search_steps": report.meanSteps]
         for (l, n) in report.updateNorms { metrics["update_norm.\(l)"] = n }

@@ -88,7 +88,7 @@ public enum ResidualShare {
         let d = model.config.hiddenSize
         for l in layers {
             guard let key = hooks.keys[l], let h = hooks.blockOutputs[l] else { continue }
-            var m = linear(key, model.weights.blocks[l].ffnDown)   // [R, D]
+            var m = model.weights.blocks[l].ffnDown.forward(key)   // [R, D]
             if let b = model.weights.blocks[l].ffnDownBias { m = m + b }
             let rows = h.shape[0]
             var sum = 0.0

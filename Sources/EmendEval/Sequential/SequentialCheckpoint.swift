@@ -60,7 +60,7 @@ public struct SequentialCheckpoint: Sendable, Equatable {
     /// `model` with this checkpoint's edited matrices in place.
     public func applied(to model: TransformerModel) -> TransformerModel {
         var m = model
-        for (l, w) in weights { m.weights.blocks[l].ffnDown = w }
+        for (l, w) in weights { m.weights.blocks[l].ffnDown = WeightMatrix(w) }
         return m
     }
 

@@ -75,7 +75,7 @@ public struct SequentialRunner {
         self.base = base
         self.requests = requests
         self.probe = probe
-        self.original = Dictionary(uniqueKeysWithValues: layers.map { ($0, base.model.weights.blocks[$0].ffnDown) })
+        self.original = Dictionary(uniqueKeysWithValues: layers.map { ($0, base.model.weights.blocks[$0].ffnDown.dequantized()) })
 
         if let existing = try SequentialResults.read(from: directory) {
             let resultsPath = directory.appendingPathComponent(SequentialResults.fileName).path
@@ -138,7 +138,7 @@ public struct SequentialRunner {
         let layers = settings.preset.layers
         var relative: [Int: Double] = [:], distance: [Int: Double] = [:]
         for l in layers {
-            let w = editor.model.weights.blocks[l].ffnDown, w0 = original[l]!
+            let w = editor.model.weights.blocks[l].ffnDown.dequantized(), w0 = original[l]!
             let n0 = Double(w0.norm())
             relative[l] = Double(w.norm()) / n0
             distance[l] = Double((w - w0).norm()) / n0
@@ -152,7 +152,7 @@ public struct SequentialRunner {
             meanFinalLoss: losses.isEmpty ? 0 : losses.reduce(0, +) / Double(losses.count),
             updateNorms: r.updateNorms, weightNorms: r.weightNorms, relativeNorms: relative, relativeDistances: distance)
         let t0 = Date()
-        let weights = Dictionary(uniqueKeysWithValues: layers.map { ($0, editor.model.weights.blocks[$0].ffnDown) })
+        let weights = Dictionary(uniqueKeysWithValues: layers.map { ($0, editor.model.weights.blocks[$0].ffnDown.dequantized()) })
         try SequentialCheckpoint(batches: index + 1, weights: weights, states: editor.states).write(to: directory)
         record.saveSeconds = Date().timeIntervalSince(t0)
         results.batches.append(record)

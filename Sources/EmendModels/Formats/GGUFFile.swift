@@ -53,7 +53,7 @@ public final class GGUFFile: @unchecked Sendable {
     /// Element type ids of top-level array values, so a writer can reproduce empty arrays exactly.
     let arrayElementTypes: [String: UInt32]
 
-    private let mapped: MappedFile
+    let mapped: MappedFile
     private let tensorIndex: [String: Int]
 
     /// Opens, maps and validates `url`; throws an `EmendModelsError` naming the file and the key or

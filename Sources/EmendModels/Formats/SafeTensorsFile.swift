@@ -55,7 +55,7 @@ public final class SafeTensorsFile: @unchecked Sendable {
     /// The `__metadata__` string map (empty if absent).
     public let metadata: [String: String]
     private let infos: [String: SafeTensorsInfo]
-    private let mapped: MappedFile
+    let mapped: MappedFile
     private let dataStart: Int
 
     public init(url: URL) throws {

@@ -116,7 +116,15 @@ public struct ModelFamily: Sendable {
     public var hfOptionalPrefix: String? = nil
     /// Names present in files that are not weights of the model, ignored at load; anything else left over is an error.
     public var leftovers: [TensorPattern] = []
-    /// Applied to each stored tensor at load (after dequantising, before the shape check and any split).
+    /// The rows' order a stored tensor needs in Emend's layout: Emend's row i is the file's row `order[i]` (nil: as
+    /// stored). Applied at load before `sanitize`, to matrices kept in their stored type too (whole rows move), and
+    /// inverted at export after `restore`. (Llama GGUFs: llama.cpp's Q/K permutation.)
+    public var rowOrder: @Sendable (StoredTensor, WeightFormat, ModelConfig) -> [Int]? = { _, _, _ in nil }
+    /// The formats whose weight matrices are in Emend's orientation up to `rowOrder`: the loader keeps those in their
+    /// stored type (GGUF blocks, safetensors F32/F16/BF16) and `sanitize` never sees them. GPT-2's safetensors hold
+    /// Conv1D [in, out] and are transposed by `sanitize`, so they are dequantised.
+    public var matricesKeepLayout: Set<WeightFormat> = [.gguf, .huggingFace]
+    /// Applied at load to each stored tensor held in Float32 (after dequantising, before the shape check and any split).
     public var sanitize: LayoutStep = { t, _, _, _ in t }
     /// Applied to each tensor at export (after any concatenation): the inverse of `sanitize`.
     public var restore: LayoutStep = { t, _, _, _ in t }

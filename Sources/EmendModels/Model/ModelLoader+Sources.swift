@@ -11,6 +11,7 @@ struct GGUFWeightReader: WeightReader {
     var names: [String] { file.tensors.map(\.name) }
     func shape(_ name: String) -> [Int]? { file.tensorInfo(name)?.shape }
     func load(_ name: String) throws -> Tensor { try file.tensor(name) }
+    func loadMatrix(_ name: String) throws -> WeightMatrix? { try file.storedMatrix(name) }
 }
 
 /// safetensors tensors by their Hugging Face names. Checkpoints saved without the family's optional prefix (GPT-2's
@@ -32,6 +33,7 @@ struct SafeTensorsWeightReader: WeightReader {
     var names: [String] { folder.names.map { n in addPrefix.map { Self.keepsOwnName(n) ? n : $0 + n } ?? n } }
     func shape(_ name: String) -> [Int]? { folder.info(fileName(name))?.shape }
     func load(_ name: String) throws -> Tensor { try folder.tensor(fileName(name)) }
+    func loadMatrix(_ name: String) throws -> WeightMatrix? { try folder.storedMatrix(fileName(name)) }
 }
 
 /// Where Emend keeps downloaded models and caches: `$EMEND_HOME`, default `~/.cache/emend`.
@@ -75,19 +77,23 @@ extension ModelSource {
 
 extension TransformerModel {
     /// Loads a model: reads the config, then every weight through its family's names, checking each shape.
-    public static func load(_ source: ModelSource) throws -> TransformerModel {
+    /// - dequantize: hold every weight matrix in Float32 (the former path: 4 bytes a parameter); by default they stay
+    ///   in the file's own type, mapped from it (`WeightMatrix`), and only a matrix being edited becomes Float32.
+    public static func load(_ source: ModelSource, dequantize: Bool = false) throws -> TransformerModel {
         switch source {
         case .gguf(let url):
             let file = try GGUFFile(url: url)
             let config = try ModelConfig(gguf: file)
             let family = try ModelFamily.of(config.architecture, file: url.path)
-            let weights = try loadWeights(config: config, family: family, format: .gguf, reader: GGUFWeightReader(file: file))
+            let weights = try loadWeights(config: config, family: family, format: .gguf, reader: GGUFWeightReader(file: file),
+                                          dequantize: dequantize)
             return TransformerModel(config: config, weights: weights, source: source)
         case .huggingFace(let url):
             let config = try ModelConfig(huggingFaceConfig: url.appendingPathComponent("config.json"))
             let family = try ModelFamily.of(config.architecture, file: url.path)
             let reader = SafeTensorsWeightReader(folder: try SafeTensorsFolder(url: url), family: family)
-            let weights = try loadWeights(config: config, family: family, format: .huggingFace, reader: reader)
+            let weights = try loadWeights(config: config, family: family, format: .huggingFace, reader: reader,
+                                          dequantize: dequantize)
             return TransformerModel(config: config, weights: weights, source: source)
         }
     }

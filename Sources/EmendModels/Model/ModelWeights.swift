@@ -1,5 +1,7 @@
-// The weights of a decoder, as named Float32 tensors in PyTorch layout (linear weight [out, in]), and the one
-// role → field table (`TensorRole.field`) that loading, export, the edit store and the summaries read.
+// The weights of a decoder in PyTorch layout (linear weight [out, in]), and the one role → field table
+// (`TensorRole.field`) that loading, export, the edit store and the summaries read. Weight matrices are
+// `WeightMatrix`es: stored blocks mapped from the model file (Q4_K, Q8_0, BF16, …) or Float32 (an edited matrix, a
+// type without kernels); norms, biases and learned positions are Float32 tensors.
 //
 // Shape legend: V vocab, D width, F FFN width, H heads, Hkv kv heads, Dh head dim, P max positions.
 
@@ -11,22 +13,22 @@ import EmendCore
 public struct BlockWeights: Sendable {
     public var attnNorm: Tensor          // [D]
     public var attnNormBias: Tensor?     // [D]            (LayerNorm)
-    public var attnQ: Tensor             // [H·Dh, D]      (HF row order)
-    public var attnK: Tensor             // [Hkv·Dh, D]
-    public var attnV: Tensor             // [Hkv·Dh, D]
+    public var attnQ: WeightMatrix          // [H·Dh, D]      (HF row order)
+    public var attnK: WeightMatrix          // [Hkv·Dh, D]
+    public var attnV: WeightMatrix          // [Hkv·Dh, D]
     public var attnQBias: Tensor?        // [H·Dh]
     public var attnKBias: Tensor?        // [Hkv·Dh]
     public var attnVBias: Tensor?        // [Hkv·Dh]
-    public var attnOutput: Tensor        // [D, H·Dh]
+    public var attnOutput: WeightMatrix     // [D, H·Dh]
     public var attnOutputBias: Tensor?   // [D]
     public var ffnNorm: Tensor?          // [D]            (sequential blocks; a parallel block's MLP reads attnNorm's output)
     public var ffnNormBias: Tensor?      // [D]
-    public var ffnGate: Tensor?          // [F, D]         (gated MLP only)
+    public var ffnGate: WeightMatrix?       // [F, D]         (gated MLP only)
     public var ffnGateBias: Tensor?      // [F]
-    public var ffnUp: Tensor             // [F, D]
+    public var ffnUp: WeightMatrix          // [F, D]
     public var ffnUpBias: Tensor?        // [F]
     /// The MLP down-projection: the matrix the locate-then-edit editors change. Its input is the "key".
-    public var ffnDown: Tensor           // [D, F]
+    public var ffnDown: WeightMatrix        // [D, F]
     public var ffnDownBias: Tensor?      // [D]
     public var attnQNorm: Tensor? = nil      // [Dh]   (QK-norm, shared by every query head)
     public var attnKNorm: Tensor? = nil      // [Dh]
@@ -36,57 +38,84 @@ public struct BlockWeights: Sendable {
 
 /// All weights of a decoder.
 public struct ModelWeights: Sendable {
-    public var tokenEmbedding: Tensor      // [V, D]
+    public var tokenEmbedding: WeightMatrix // [V, D]
     public var positionEmbedding: Tensor?  // [P, D]   (learned positions only)
     public var outputNorm: Tensor          // [D]
     public var outputNormBias: Tensor?     // [D]
     /// The output head; nil when tied to `tokenEmbedding`.
-    public var output: Tensor?             // [V, D]
+    public var output: WeightMatrix?        // [V, D]
     public var blocks: [BlockWeights]
     /// The output head's bias (GPT-J).
     public var outputBias: Tensor? = nil   // [V]
 
     /// The matrix that maps the final hidden state to logits ([V, D]).
-    public var outputHead: Tensor { output ?? tokenEmbedding }
+    public var outputHead: WeightMatrix { output ?? tokenEmbedding }
 }
 
 // MARK: - The role → field table
 
-/// Where a role's tensor lives: a field of `ModelWeights` or of every `BlockWeights`, required or optional.
+/// A weight as the role → field table hands it out: a matrix (linear layers, embeddings, the head) or a Float32
+/// tensor (norms, biases, learned positions).
+public enum Weight: Sendable {
+    case matrix(WeightMatrix)
+    case tensor(Tensor)
+
+    /// The weight in Float32 (a stored matrix is dequantised whole: for export and summaries, not for products).
+    public var dense: Tensor {
+        switch self {
+        case .matrix(let m): return m.dequantized()
+        case .tensor(let t): return t
+        }
+    }
+
+    public var shape: [Int] {
+        switch self {
+        case .matrix(let m): return m.shape
+        case .tensor(let t): return t.shape
+        }
+    }
+}
+
+/// Where a role's weight lives: a field of `ModelWeights` or of every `BlockWeights`, a matrix or a tensor,
+/// required or optional.
 enum WeightField {
     case model(WritableKeyPath<ModelWeights, Tensor>)
     case modelOptional(WritableKeyPath<ModelWeights, Tensor?>)
+    case modelMatrix(WritableKeyPath<ModelWeights, WeightMatrix>)
+    case modelMatrixOptional(WritableKeyPath<ModelWeights, WeightMatrix?>)
     case block(WritableKeyPath<BlockWeights, Tensor>)
     case blockOptional(WritableKeyPath<BlockWeights, Tensor?>)
+    case blockMatrix(WritableKeyPath<BlockWeights, WeightMatrix>)
+    case blockMatrixOptional(WritableKeyPath<BlockWeights, WeightMatrix?>)
 }
 
 extension TensorRole {
     /// The field that holds this role: the one table (loading, export, the edit store and the summaries read it).
     var field: WeightField {
         switch self {
-        case .tokenEmbedding: return .model(\.tokenEmbedding)
+        case .tokenEmbedding: return .modelMatrix(\.tokenEmbedding)
         case .positionEmbedding: return .modelOptional(\.positionEmbedding)
         case .outputNorm: return .model(\.outputNorm)
         case .outputNormBias: return .modelOptional(\.outputNormBias)
-        case .output: return .modelOptional(\.output)
+        case .output: return .modelMatrixOptional(\.output)
         case .outputBias: return .modelOptional(\.outputBias)
         case .attnNorm: return .block(\.attnNorm)
         case .attnNormBias: return .blockOptional(\.attnNormBias)
-        case .attnQ: return .block(\.attnQ)
-        case .attnK: return .block(\.attnK)
-        case .attnV: return .block(\.attnV)
+        case .attnQ: return .blockMatrix(\.attnQ)
+        case .attnK: return .blockMatrix(\.attnK)
+        case .attnV: return .blockMatrix(\.attnV)
         case .attnQBias: return .blockOptional(\.attnQBias)
         case .attnKBias: return .blockOptional(\.attnKBias)
         case .attnVBias: return .blockOptional(\.attnVBias)
-        case .attnOutput: return .block(\.attnOutput)
+        case .attnOutput: return .blockMatrix(\.attnOutput)
         case .attnOutputBias: return .blockOptional(\.attnOutputBias)
         case .ffnNorm: return .blockOptional(\.ffnNorm)
         case .ffnNormBias: return .blockOptional(\.ffnNormBias)
-        case .ffnGate: return .blockOptional(\.ffnGate)
+        case .ffnGate: return .blockMatrixOptional(\.ffnGate)
         case .ffnGateBias: return .blockOptional(\.ffnGateBias)
-        case .ffnUp: return .block(\.ffnUp)
+        case .ffnUp: return .blockMatrix(\.ffnUp)
         case .ffnUpBias: return .blockOptional(\.ffnUpBias)
-        case .ffnDown: return .block(\.ffnDown)
+        case .ffnDown: return .blockMatrix(\.ffnDown)
         case .ffnDownBias: return .blockOptional(\.ffnDownBias)
         case .attnQNorm: return .blockOptional(\.attnQNorm)
         case .attnKNorm: return .blockOptional(\.attnKNorm)
@@ -94,53 +123,98 @@ extension TensorRole {
         case .ffnPostNorm: return .blockOptional(\.ffnPostNorm)
         }
     }
+
+    /// True for the roles held as `WeightMatrix` (linear layers, embeddings, the head).
+    public var isMatrix: Bool {
+        switch field {
+        case .modelMatrix, .modelMatrixOptional, .blockMatrix, .blockMatrixOptional: return true
+        case .model, .modelOptional, .block, .blockOptional: return false
+        }
+    }
 }
 
 extension ModelWeights {
     /// The weight of `role` in block `layer` (ignored for model-level roles), in Emend's layout ([out, in], HF Q/K
     /// row order); nil where the model has none.
-    public func tensor(for role: TensorRole, layer l: Int) -> Tensor? {
+    public func weight(for role: TensorRole, layer l: Int) -> Weight? {
+        let inRange = blocks.indices.contains(l)
         switch role.field {
-        case .model(let k): return self[keyPath: k]
-        case .modelOptional(let k): return self[keyPath: k]
-        case .block(let k): return blocks.indices.contains(l) ? blocks[l][keyPath: k] : nil
-        case .blockOptional(let k): return blocks.indices.contains(l) ? blocks[l][keyPath: k] : nil
+        case .model(let k): return .tensor(self[keyPath: k])
+        case .modelOptional(let k): return self[keyPath: k].map(Weight.tensor)
+        case .modelMatrix(let k): return .matrix(self[keyPath: k])
+        case .modelMatrixOptional(let k): return self[keyPath: k].map(Weight.matrix)
+        case .block(let k): return inRange ? .tensor(blocks[l][keyPath: k]) : nil
+        case .blockOptional(let k): return inRange ? blocks[l][keyPath: k].map(Weight.tensor) : nil
+        case .blockMatrix(let k): return inRange ? .matrix(blocks[l][keyPath: k]) : nil
+        case .blockMatrixOptional(let k): return inRange ? blocks[l][keyPath: k].map(Weight.matrix) : nil
         }
     }
 
-    /// Puts `t` in the field of `role` in block `layer`; false (nothing changed) where the model has no such weight
-    /// (an absent optional field, a block out of range). Shapes are the caller's to check.
+    /// The weight of `role` in Float32 (a stored matrix dequantised whole; see `weight(for:layer:)`).
+    public func tensor(for role: TensorRole, layer l: Int) -> Tensor? { weight(for: role, layer: l)?.dense }
+
+    /// The matrix of a matrix role (nil for the other roles and where the model has none).
+    public func matrix(for role: TensorRole, layer l: Int) -> WeightMatrix? {
+        if case .matrix(let m)? = weight(for: role, layer: l) { return m }
+        return nil
+    }
+
+    /// Puts `w` in the field of `role` in block `layer` (a tensor given to a matrix field becomes a Float32
+    /// matrix); false (nothing changed) where the model has no such weight (an absent optional field, a block out of
+    /// range) or `w` is a matrix for a tensor field. Shapes are the caller's to check.
+    @discardableResult
+    public mutating func setWeight(_ w: Weight, for role: TensorRole, layer l: Int) -> Bool {
+        guard weight(for: role, layer: l) != nil else { return false }
+        return place(w, role, l)
+    }
+
+    /// `setWeight(.tensor(t), …)`.
     @discardableResult
     public mutating func setTensor(_ t: Tensor, for role: TensorRole, layer l: Int) -> Bool {
-        guard tensor(for: role, layer: l) != nil else { return false }
-        switch role.field {
-        case .model(let k): self[keyPath: k] = t
-        case .modelOptional(let k): self[keyPath: k] = t
-        case .block(let k): blocks[l][keyPath: k] = t
-        case .blockOptional(let k): blocks[l][keyPath: k] = t
+        setWeight(.tensor(t), for: role, layer: l)
+    }
+
+    /// Writes `w` into `role`'s field unconditionally (block `l` must exist); false when a matrix meets a tensor field.
+    private mutating func place(_ w: Weight, _ role: TensorRole, _ l: Int) -> Bool {
+        var m: WeightMatrix {
+            switch w {
+            case .matrix(let x): return x
+            case .tensor(let t): return WeightMatrix(t)
+            }
+        }
+        switch (role.field, w) {
+        case (.model(let k), .tensor(let t)): self[keyPath: k] = t
+        case (.modelOptional(let k), .tensor(let t)): self[keyPath: k] = t
+        case (.block(let k), .tensor(let t)): blocks[l][keyPath: k] = t
+        case (.blockOptional(let k), .tensor(let t)): blocks[l][keyPath: k] = t
+        case (.modelMatrix(let k), _): self[keyPath: k] = m
+        case (.modelMatrixOptional(let k), _): self[keyPath: k] = m
+        case (.blockMatrix(let k), _): blocks[l][keyPath: k] = m
+        case (.blockMatrixOptional(let k), _): blocks[l][keyPath: k] = m
+        case (.model, .matrix), (.modelOptional, .matrix), (.block, .matrix), (.blockOptional, .matrix): return false
         }
         return true
     }
 
-    /// Weights built role by role: `tensor(role, layer)` gives each (nil for an absent optional field).
-    /// - Throws: what `tensor` throws, or `missing(role, layer)` for a required field it leaves nil.
-    init(layerCount: Int, tensor: (TensorRole, Int) throws -> Tensor?, missing: (TensorRole, Int) -> Error) throws {
-        let empty = Tensor.zeros([0])
-        let block = BlockWeights(attnNorm: empty, attnNormBias: nil, attnQ: empty, attnK: empty, attnV: empty, attnQBias: nil,
-                                 attnKBias: nil, attnVBias: nil, attnOutput: empty, attnOutputBias: nil, ffnNorm: nil,
-                                 ffnNormBias: nil, ffnGate: nil, ffnGateBias: nil, ffnUp: empty, ffnUpBias: nil, ffnDown: empty,
-                                 ffnDownBias: nil)
-        var w = ModelWeights(tokenEmbedding: empty, positionEmbedding: nil, outputNorm: empty, outputNormBias: nil, output: nil,
-                             blocks: Array(repeating: block, count: layerCount))
+    /// Weights built role by role: `weight(role, layer)` gives each (nil for an absent optional field).
+    /// - Throws: what `weight` throws, or `missing(role, layer)` for a required field it leaves nil.
+    init(layerCount: Int, weight: (TensorRole, Int) throws -> Weight?, missing: (TensorRole, Int) -> Error) throws {
+        let empty = Tensor.zeros([0]), emptyMatrix = WeightMatrix(Tensor.zeros([0, 0]))
+        let block = BlockWeights(attnNorm: empty, attnNormBias: nil, attnQ: emptyMatrix, attnK: emptyMatrix, attnV: emptyMatrix,
+                                 attnQBias: nil, attnKBias: nil, attnVBias: nil, attnOutput: emptyMatrix, attnOutputBias: nil,
+                                 ffnNorm: nil, ffnNormBias: nil, ffnGate: nil, ffnGateBias: nil, ffnUp: emptyMatrix, ffnUpBias: nil,
+                                 ffnDown: emptyMatrix, ffnDownBias: nil)
+        var w = ModelWeights(tokenEmbedding: emptyMatrix, positionEmbedding: nil, outputNorm: empty, outputNormBias: nil,
+                             output: nil, blocks: Array(repeating: block, count: layerCount))
         for role in TensorRole.allCases {
             for l in 0..<(role.isPerBlock ? layerCount : 1) {
-                let t = try tensor(role, l)
-                switch role.field {
-                case .model(let k): guard let t else { throw missing(role, l) }; w[keyPath: k] = t
-                case .modelOptional(let k): w[keyPath: k] = t
-                case .block(let k): guard let t else { throw missing(role, l) }; w.blocks[l][keyPath: k] = t
-                case .blockOptional(let k): w.blocks[l][keyPath: k] = t
+                guard let x = try weight(role, l) else {
+                    switch role.field {
+                    case .model, .modelMatrix, .block, .blockMatrix: throw missing(role, l)
+                    default: continue
+                    }
                 }
+                guard w.place(x, role, l) else { throw missing(role, l) }
             }
         }
         self = w
@@ -196,10 +270,10 @@ extension ModelWeights {
             default: drawn["\(role)/\(l)"] = Tensor.randomNormal(s, std: std, using: &rng)
             }
         }
-        let weights = try? ModelWeights(layerCount: c.layerCount, tensor: { role, l in drawn["\(role)/\(l)"] },
+        let weights = try? ModelWeights(layerCount: c.layerCount, weight: { role, l in drawn["\(role)/\(l)"].map(Weight.tensor) },
                                         missing: { role, _ in EmendModelsError.tensorNotFound(file: "random weights", tensor: role.rawValue) })
         // Every required role has a shape for every config, so the builder cannot fail; an empty model if it did.
-        return weights ?? ModelWeights(tokenEmbedding: .zeros([0]), positionEmbedding: nil, outputNorm: .zeros([0]),
+        return weights ?? ModelWeights(tokenEmbedding: WeightMatrix(.zeros([0, 0])), positionEmbedding: nil, outputNorm: .zeros([0]),
                                        outputNormBias: nil, output: nil, blocks: [])
     }
 }

@@ -21,13 +21,13 @@ extension TransformerModel {
     }
 
     /// dL/d(block input) from dL/d(block output), for block `layer` run with `save: true`.
-    /// - frozen: the block's `FrozenBlock` (the same one the forward pass used), or nil for Float32 weights.
+    /// - frozen: the block's `FrozenBlock` (the same one the forward pass used), or nil for the weights as held.
     public func blockBackward(_ layer: Int, dOut: Tensor, saved s: BlockSaved, batch: RowBatch,
                               frozen t: FrozenBlock? = nil) -> Tensor {
         let w = weights.blocks[layer]
         let c = config
         /// a · W for W [out, in] → [R, in], through the frozen copy when there is one.
-        func back(_ a: Tensor, _ w: Tensor, _ f: WeightMatrix?) -> Tensor { f?.backward(a) ?? matmul(a, w) }
+        func back(_ a: Tensor, _ w: WeightMatrix, _ f: WeightMatrix?) -> Tensor { (f ?? w).backward(a) }
         // MLP: out = x1 + postNorm(u), u = key·Wdᵀ (no post-norm: out = x1 + u)
         let dU = mlpOutputGradient(layer, dOut: dOut, saved: s)                // [R, D]
         let dKey = back(dU, w.ffnDown, t?.ffnDown)                            // [R, F]
@@ -35,9 +35,9 @@ extension TransformerModel {
         if let g = w.ffnGate, let gatePre = s.gatePre {
             let (dGate, dUp) = gatedActivationBackward(dKey: dKey, gatePre: gatePre, up: s.upPre)
             if let t { dm = t.gateUp.backward(concatenate([dGate, dUp], axis: 1)) }     // one product through [Wg; Wu]
-            else { dm = matmul(dGate, g) + matmul(dUp, w.ffnUp) }
+            else { dm = g.backward(dGate) + w.ffnUp.backward(dUp) }
         } else {
-            dm = back(dKey * activationDerivative(s.upPre), w.ffnUp, t?.gateUp)
+            dm = back(dKey * activationDerivative(s.upPre), w.ffnUp, t?.gateUp.parts.first)
         }
         // Sequential: m = norm2(x1), so dm flows into x1. Parallel (GPT-J): m = a = norm1(x), so dm joins the
         // attention's da below, and out = x1 + mlp(a) passes dOut to x1 unchanged.
@@ -62,7 +62,7 @@ extension TransformerModel {
             dk = headNormBackward(dk, x: qk.k, weight: kn, saved: qk.kStats)
         }
         var da = t.map { $0.qkv.backward(concatenate([dq, dk, dv], axis: 1)) }                       // [R, D]
-            ?? matmul(dq, w.attnQ) + matmul(dk, w.attnK) + matmul(dv, w.attnV)
+            ?? w.attnQ.backward(dq) + w.attnK.backward(dk) + w.attnV.backward(dv)
         if let dmToNorm1 { da += dmToNorm1 }
         dx1 += normBackward(da, x: s.input, weight: w.attnNorm, saved: s.norm1)
         return dx1
@@ -115,42 +115,43 @@ extension TransformerModel {
     }
 
     /// dL/d(final hidden rows) from dL/d(logits) at those rows: [R', V] → [R', D] (x: the un-normed rows).
-    /// - head: the frozen output head the forward pass used, or nil for the Float32 weights.
+    /// - head: the frozen output head the forward pass used, or nil for the weights as held.
     public func outputBackward(dLogits: Tensor, x: Tensor, head: WeightMatrix? = nil) -> Tensor {
         let (_, saved) = normForward(x, weight: weights.outputNorm, bias: weights.outputNormBias)
-        let dNormed = head?.backward(dLogits) ?? matmul(dLogits, weights.outputHead)
+        let dNormed = (head ?? weights.outputHead).backward(dLogits)
         return normBackward(dNormed, x: x, weight: weights.outputNorm, saved: saved)
     }
 }
 
 /// A block's matrices frozen for many forward and backward passes (the target search), each offering x·Wᵀ and
-/// g·W at one compute precision (`WeightMatrix`). Matrices that read the same input are stacked into one, so each
-/// pass runs one wide product instead of several narrow ones (measured: the 576×192 key/value products ran at a
-/// quarter of the 576×1536 ones' GFLOP/s): [Wq; Wk; Wv] and, in a gated MLP, [Wgate; Wup].
+/// g·W at one compute precision (`WeightMatrix`). Matrices that read the same input are stacked (`StackedMatrix`), so
+/// a dense model runs one wide product instead of several narrow ones (measured: the 576×192 key/value products ran
+/// at a quarter of the 576×1536 ones' GFLOP/s): [Wq; Wk; Wv] and, in a gated MLP, [Wgate; Wup]. Stored matrices
+/// stay in their blocks (one product each); only dense ones get a bfloat16 copy when that precision is asked for.
 public struct FrozenBlock: Sendable {
-    public let qkv: WeightMatrix           // [H·Dh + 2·Hkv·Dh, D]
+    public let qkv: StackedMatrix          // [H·Dh + 2·Hkv·Dh, D]
     public let attnOutput: WeightMatrix    // [D, H·Dh]
-    public let gateUp: WeightMatrix        // [2F, D] gated (gate rows first), [F, D] otherwise
+    public let gateUp: StackedMatrix       // [2F, D] gated (gate rows first), [F, D] otherwise
     public let ffnDown: WeightMatrix       // [D, F]
     public let gated: Bool
     /// The widths of q, k, v in the stacked product's output.
     public let qWidth: Int, kvWidth: Int
 
     /// All weight matrices, for FLOP counts.
-    public var matrices: [WeightMatrix] { [qkv, attnOutput, gateUp, ffnDown] }
+    public var matrices: [WeightMatrix] { qkv.parts + [attnOutput] + gateUp.parts + [ffnDown] }
 }
 
 extension TransformerModel {
     /// The matrices of block `layer` for `blockForward`/`blockBackward`, at `precision`.
     public func frozenBlock(_ layer: Int, precision: ComputePrecision) -> FrozenBlock {
         let b = weights.blocks[layer]
-        let qkv = concatenate([b.attnQ, b.attnK, b.attnV], axis: 0)
-        let gateUp = b.ffnGate.map { concatenate([$0, b.ffnUp], axis: 0) } ?? b.ffnUp
-        return FrozenBlock(qkv: WeightMatrix(qkv, precision: precision), attnOutput: WeightMatrix(b.attnOutput, precision: precision),
-                           gateUp: WeightMatrix(gateUp, precision: precision), ffnDown: WeightMatrix(b.ffnDown, precision: precision),
-                           gated: b.ffnGate != nil, qWidth: b.attnQ.shape[0], kvWidth: b.attnK.shape[0])
+        return FrozenBlock(qkv: StackedMatrix([b.attnQ, b.attnK, b.attnV], precision: precision),
+                           attnOutput: b.attnOutput.computing(at: precision),
+                           gateUp: StackedMatrix(b.ffnGate.map { [$0, b.ffnUp] } ?? [b.ffnUp], precision: precision),
+                           ffnDown: b.ffnDown.computing(at: precision),
+                           gated: b.ffnGate != nil, qWidth: b.attnQ.outputs, kvWidth: b.attnK.outputs)
     }
 
     /// The output head [V, D] frozen at `precision` (for `outputLogits(_:head:)` and `outputBackward`).
-    public func frozenHead(precision: ComputePrecision) -> WeightMatrix { WeightMatrix(weights.outputHead, precision: precision) }
+    public func frozenHead(precision: ComputePrecision) -> WeightMatrix { weights.outputHead.computing(at: precision) }
 }

@@ -175,7 +175,7 @@ extension TransformerModel {
         let family = try ModelFamily.of(config.architecture, file: url.path)
         var replacing: [String: Tensor] = [:], types: [String: GGMLType] = [:]
         var fellBack: [GGMLType: Int] = [:], vectors = 0
-        for (name, stored) in storedTensors(family, .gguf) {
+        for (name, stored) in storedTensors(family, .gguf, changedOnly: true) {
             guard let info = file.tensorInfo(name) else {
                 throw EmendModelsError.tensorNotFound(file: sourceURL.path, tensor: name)
             }
@@ -239,15 +239,22 @@ extension TransformerModel {
     /// Every weight as `family` stores it in `format`: (file name, tensor in the file's layout), model-level tensors
     /// first, then block by block; a fused tensor is its roles' rows concatenated, then `restore`d. Tensors the
     /// model has none of (a tied head, absent biases) are left out.
-    func storedTensors(_ family: ModelFamily, _ format: WeightFormat) -> [(name: String, tensor: Tensor)] {
+    /// - changedOnly: leave out tensors whose matrices are all still in their stored blocks: an edit makes a matrix
+    ///   Float32, so those are the source file's own (GGUF export copies them from it without reading them).
+    func storedTensors(_ family: ModelFamily, _ format: WeightFormat, changedOnly: Bool = false) -> [(name: String, tensor: Tensor)] {
         let all = family.names(format).stored
         let slots = all.filter { !$0.isPerBlock }.map { ($0, 0) }
             + (0..<config.layerCount).flatMap { l in all.filter(\.isPerBlock).map { ($0, l) } }
         return slots.compactMap { stored, l in
-            let parts = stored.roles.compactMap { weights.tensor(for: $0, layer: l) }
-            guard parts.count == stored.roles.count, let first = parts.first else { return nil }
-            let t = parts.count == 1 ? first : concatenate(parts, axis: 0)
-            return (stored.name(layer: l), family.restore(t, stored, format, config))
+            let parts = stored.roles.compactMap { weights.weight(for: $0, layer: l) }
+            guard parts.count == stored.roles.count, !parts.isEmpty else { return nil }
+            if changedOnly, parts.allSatisfy({ if case .matrix(let m) = $0 { return m.isStored } else { return false } }) {
+                return nil
+            }
+            let dense = parts.map(\.dense)
+            var t = family.restore(dense.count == 1 ? dense[0] : concatenate(dense, axis: 0), stored, format, config)
+            if let order = family.rowOrder(stored, format, config) { t = rowsReordered(t, inversePermutation(order)) }
+            return (stored.name(layer: l), t)
         }
     }
 }

@@ -85,10 +85,10 @@ extension TransformerModel {
         }
     }
 
-    /// x·Wᵀ + b, through the frozen copy of W when there is one.
-    func affine(_ x: Tensor, _ w: Tensor, _ frozen: WeightMatrix?, _ b: Tensor?) -> Tensor {
-        let y = frozen.map { $0.forward(x.reshaped([x.count / x.dim(-1), x.dim(-1)])).reshaped(Array(x.shape.dropLast()) + [$0.outputs]) }
-            ?? linear(x, w)
+    /// x·Wᵀ + b, through the frozen copy of W when there is one: [.., In] → [.., Out].
+    func affine(_ x: Tensor, _ w: WeightMatrix, _ frozen: WeightMatrix?, _ b: Tensor?) -> Tensor {
+        let m = frozen ?? w
+        let y = m.forward(x.reshaped([x.count / x.dim(-1), x.dim(-1)])).reshaped(Array(x.shape.dropLast()) + [m.outputs])
         return b.map { y + $0 } ?? y
     }
 
@@ -114,7 +114,7 @@ extension TransformerModel {
     /// appends this batch's keys/values to them unless `appendToCache` is false (a frozen prefix, re-used by
     /// many passes over the same suffix).
     /// - frozen: the block's `FrozenBlock` (its matrices at a chosen compute precision), when the caller runs
-    ///   many passes over the same weights; nil computes with the weights themselves in Float32.
+    ///   many passes over the same weights; nil computes with the weights as held (stored blocks or Float32).
     public func blockForward(_ layer: Int, _ x: Tensor, batch: RowBatch, caches: inout [KVCache]?,
                              hooks: inout ForwardHooks, save: Bool = false,
                              appendToCache: Bool = true, frozen f: FrozenBlock? = nil) -> (Tensor, BlockSaved?) {
@@ -174,7 +174,7 @@ extension TransformerModel {
             if let b = w.ffnGateBias { gatePre = gatePre! + b }
             if let b = w.ffnUpBias { up = up + b }
         } else {
-            up = affine(m, w.ffnUp, f?.gateUp, w.ffnUpBias)
+            up = affine(m, w.ffnUp, f?.gateUp.parts.first, w.ffnUpBias)
             if let g = w.ffnGate { gatePre = affine(m, g, nil, w.ffnGateBias) }
         }
         let key: Tensor
@@ -225,9 +225,9 @@ extension TransformerModel {
     }
 
     /// Logits of final hidden rows (after `finalNorm`): [R, D] → [R, V], plus the head's bias where it has one.
-    /// - head: a frozen copy of the output head (`frozenHead(precision:)`), or nil for the Float32 weights.
+    /// - head: a frozen copy of the output head (`frozenHead(precision:)`), or nil for the weights as held.
     public func outputLogits(_ normed: Tensor, head: WeightMatrix? = nil) -> Tensor {
-        let logits = head?.forward(normed) ?? linear(normed, weights.outputHead)
+        let logits = (head ?? weights.outputHead).forward(normed)
         return weights.outputBias.map { logits + $0 } ?? logits
     }
 

@@ -40,7 +40,7 @@ extension ModelFamily {
         hfOptionalPrefix: "transformer.",
         // The causal-mask buffers of older checkpoints.
         leftovers: [.suffix(".attn.bias"), .suffix(".attn.masked_bias")],
-        sanitize: conv1DTransposed, restore: conv1DTransposed,
+        matricesKeepLayout: [.gguf], sanitize: conv1DTransposed, restore: conv1DTransposed,
         ggufConfig: { k in
             var c = ModelConfig.gpt2Style(vocabSize: k.vocabSize, hiddenSize: try k.int("embedding_length"),
                                           layerCount: try k.int("block_count"), headCount: try k.int("attention.head_count"),

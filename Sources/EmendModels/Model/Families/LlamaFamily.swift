@@ -4,7 +4,7 @@
 //   x1 = x + o_proj(attn(rope(q_proj(rms(x))), rope(k_proj(rms(x))), v_proj(rms(x))))
 //   out = x1 + down_proj(silu(gate_proj(rms(x1))) · up_proj(rms(x1)))
 // GGUF files of the `llama` and `mistral` architectures store Q/K rows permuted for llama.cpp's interleaved RoPE
-// (`sanitize` undoes it, `restore` redoes it; below). Qwen2 GGUFs are not permuted (NeoX RoPE).
+// (`rowOrder` undoes it at load, export redoes it; below). Qwen2 GGUFs are not permuted (NeoX RoPE).
 //
 // Shape legend: V vocab, D width, F FFN width, L layers, H heads, Hkv key/value heads, Dh head dim.
 
@@ -42,8 +42,7 @@ extension ModelFamily {
         ]),
         // llama.cpp's RoPE frequency table; transformers' saved inverse frequencies.
         leftovers: [.prefix("rope_freqs"), .suffix("rotary_emb.inv_freq")],
-        sanitize: { t, stored, format, c in llamaRopeRows(t, stored, format, c, toHF: true) },
-        restore: { t, stored, format, c in llamaRopeRows(t, stored, format, c, toHF: false) },
+        rowOrder: llamaRopeOrder,
         ggufConfig: { k in
             let heads = try k.int("attention.head_count"), d = try k.int("embedding_length")
             return .llamaStyle(architecture: k.architecture, vocabSize: k.vocabSize, hiddenSize: d,
@@ -105,34 +104,32 @@ struct LlamaHFConfig: Decodable {
 
 // GGUF Llama checkpoints: llama.cpp's converter permutes the rows of attn_q/attn_k within each head so that its
 // interleaved RoPE (pairs 2i, 2i+1) reproduces HF's rotate_half RoPE (pairs i, i+Dh/2). GGUF row h·Dh + 2i + j
-// holds HF row h·Dh + (Dh/2)·j + i. `sanitize` undoes it, so the rest of Emend sees HF row
+// holds HF row h·Dh + (Dh/2)·j + i. `rowOrder` undoes it, so the rest of Emend sees HF row
 // order and uses `.halfSplit` RoPE for every Llama-family model.
 
 /// Undoes llama.cpp's Q/K row permutation: rows [heads·Dh, …] in GGUF order → HF order.
-public func unpermuteRopeRows(_ w: Tensor, heads: Int) -> Tensor { reorderRopeRows(w, heads: heads, toHF: true) }
+public func unpermuteRopeRows(_ w: Tensor, heads: Int) -> Tensor { w.gatherRows(ropeRowOrder(rows: w.shape[0], heads: heads)) }
 
 /// The inverse of `unpermuteRopeRows` (HF order → GGUF order).
-public func permuteRopeRows(_ w: Tensor, heads: Int) -> Tensor { reorderRopeRows(w, heads: heads, toHF: false) }
-
-/// Moves rows between GGUF row h·Dh + 2i + j and HF row h·Dh + (Dh/2)·j + i, in the direction asked.
-func reorderRopeRows(_ w: Tensor, heads: Int, toHF: Bool) -> Tensor {
-    let rows = w.shape[0], cols = w.count / max(rows, 1), dh = rows / heads, half = dh / 2
-    var out = [Float](repeating: 0, count: w.count)
-    for h in 0..<heads { for i in 0..<half { for j in 0..<2 {
-        let gguf = h * dh + 2 * i + j, hf = h * dh + half * j + i
-        let (src, dst) = toHF ? (gguf, hf) : (hf, gguf)
-        for c in 0..<cols { out[dst * cols + c] = w.scalars[src * cols + c] }
-    } } }
-    return Tensor(shape: w.shape, scalars: out)
+public func permuteRopeRows(_ w: Tensor, heads: Int) -> Tensor {
+    w.gatherRows(inversePermutation(ropeRowOrder(rows: w.shape[0], heads: heads)))
 }
 
-/// llama.cpp's Q/K row permutation in `llama` and `mistral` GGUFs, undone (`toHF`) or redone; other tensors as they are.
-private func llamaRopeRows(_ t: Tensor, _ stored: StoredTensor, _ format: WeightFormat, _ c: ModelConfig, toHF: Bool) -> Tensor {
-    guard format == .gguf, ["llama", "mistral"].contains(c.architecture), t.rank >= 1, let role = stored.roles.first else { return t }
+/// HF row h·Dh + (Dh/2)·j + i comes from GGUF row h·Dh + 2i + j: the order that `ModelFamily.rowOrder` applies.
+func ropeRowOrder(rows: Int, heads: Int) -> [Int] {
+    let dh = rows / max(heads, 1), half = dh / 2
+    var order = Array(0..<rows)
+    for h in 0..<heads { for i in 0..<half { for j in 0..<2 { order[h * dh + half * j + i] = h * dh + 2 * i + j } } }
+    return order
+}
+
+/// llama.cpp's Q/K row permutation in `llama` and `mistral` GGUFs (weights and biases); nil for other tensors.
+@Sendable private func llamaRopeOrder(_ stored: StoredTensor, _ format: WeightFormat, _ c: ModelConfig) -> [Int]? {
+    guard format == .gguf, ["llama", "mistral"].contains(c.architecture), let role = stored.roles.first else { return nil }
     switch role {
-    case .attnQ, .attnQBias: return reorderRopeRows(t, heads: c.headCount, toHF: toHF)
-    case .attnK, .attnKBias: return reorderRopeRows(t, heads: c.kvHeadCount, toHF: toHF)
-    default: return t
+    case .attnQ, .attnQBias: return ropeRowOrder(rows: c.headCount * c.headDim, heads: c.headCount)
+    case .attnK, .attnKBias: return ropeRowOrder(rows: c.kvHeadCount * c.headDim, heads: c.kvHeadCount)
+    default: return nil
     }
 }
 
