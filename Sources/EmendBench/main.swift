@@ -10,3 +10,5 @@ if groups.isEmpty || groups.contains("edit") { runEditBenchmarks() }
 if groups.isEmpty || groups.contains("stats") { runStatisticsBenchmark() }
 if groups.isEmpty || groups.contains("quant") { runQuantizeBenchmarks() }
 if groups.isEmpty || groups.contains("weights") { runWeightBenchmarks() }
+// Not in the default set: ~13 GB and minutes at F = 14,336 (StateBenchmarks.swift).
+if groups.contains("state") { runStateBenchmark() }
