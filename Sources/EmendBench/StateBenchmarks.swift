@@ -72,12 +72,9 @@ private func randomMatrix(_ rows: Int, _ cols: Int, _ rng: inout SeededGenerator
     return m
 }
 
-/// The peak resident set size since the last reset (VmHWM), in bytes; ru_maxrss where /proc is missing.
+/// The peak resident set size since the last reset (VmHWM), in bytes; 0 where /proc is missing.
 func peakResidentBytes() -> Int {
-    if let kb = procStatusKilobytes("VmHWM:", file: "/proc/self/status") { return kb * 1024 }
-    var usage = rusage()
-    getrusage(RUSAGE_SELF, &usage)
-    return usage.ru_maxrss * 1024
+    procStatusKilobytes("VmHWM:", file: "/proc/self/status").map { $0 * 1024 } ?? 0
 }
 
 /// Resets VmHWM to the current resident size (Linux ≥ 4.0: "5" to /proc/self/clear_refs); no-op elsewhere.

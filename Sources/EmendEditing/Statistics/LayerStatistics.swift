@@ -58,10 +58,9 @@ public enum LayerStatistics {
         let passes = stride(from: 0, to: layers.count, by: perPass).map { Array(layers[$0..<min($0 + perPass, layers.count)]) }
         for (i, group) in passes.enumerated() {
             let base = i * texts.count, total = passes.count * texts.count
-            var sums: [Int: Matrix64], tokens: Int
-            (sums, tokens) = try sumPass(model: model, tokenizer: tokenizer, layers: group, texts: texts, maxTokens: maxTokens) {
-                progress(base + $0, total)
-            }
+            var sums: [Int: Matrix64] = [:]
+            let tokens = try sumPass(model: model, tokenizer: tokenizer, layers: group, texts: texts, maxTokens: maxTokens,
+                                     into: &sums) { progress(base + $0, total) }
             for l in group {
                 var c0 = sums.removeValue(forKey: l)!       // the only reference: scaled in its own buffer
                 c0 *= 1 / Double(tokens)
@@ -70,12 +69,13 @@ public enum LayerStatistics {
         }
     }
 
-    /// One pass over `texts`: Σ k kᵀ per layer in `layers` ([F, F] each) and the number of tokens.
+    /// One pass over `texts`: Σ k kᵀ per layer in `layers` into `sums` ([F, F] each); returns the number of tokens.
+    /// - progress: called with the documents done.
     static func sumPass(model: TransformerModel, tokenizer: any Tokenizer, layers: [Int], texts: [String], maxTokens: Int,
-                        progress: (Int) -> Void) throws -> (sums: [Int: Matrix64], tokens: Int) {
+                        into sums: inout [Int: Matrix64], progress: (Int) -> Void) throws -> Int {
         let c = model.config
-        guard let top = layers.max() else { return ([:], 0) }
-        var sums = Dictionary(uniqueKeysWithValues: layers.map { ($0, Matrix64.zeros(c.intermediateSize, c.intermediateSize)) })
+        guard let top = layers.max() else { return 0 }
+        sums = Dictionary(uniqueKeysWithValues: layers.map { ($0, Matrix64.zeros(c.intermediateSize, c.intermediateSize)) })
         var tokens = 0
         // Documents in batches of about 4k tokens: one ragged forward pass each.
         var pending: [[Int]] = []
@@ -105,7 +105,7 @@ public enum LayerStatistics {
         guard tokens > 0 else {
             throw EmendEditingError.invalidSettings(field: "statistics corpus", expected: "at least one token", got: "0 tokens")
         }
-        return (sums, tokens)
+        return tokens
     }
 }
 

@@ -30,7 +30,7 @@ public struct StatisticsProvider: Sendable {
     /// C0 of `layer` [F, F].
     /// - Throws: `invalidSettings` when the provider has none for `layer` or it is not [width, width].
     public func c0(_ layer: Int, width f: Int) throws -> Matrix64 {
-        let m = layers.contains(layer) ? try read(layer) : nil
+        let m: Matrix64? = try layers.contains(layer) ? read(layer) : nil
         guard let m, m.rows == f, m.cols == f else {
             throw EmendEditingError.invalidSettings(field: "statistics[\(layer)]", expected: "C0 of shape [\(f), \(f)]",
                                                     got: m.map { "[\($0.rows), \($0.cols)]" } ?? "none")
