@@ -48,7 +48,7 @@ public struct LocateThenEditor: Sendable {
     public let statistics: StatisticsProvider
     /// AlphaEdit's null-space projector per edited layer: [F, F]
     public let projectors: [Int: Matrix64]
-    /// Kp Kpᵀ per edited layer.
+    /// Kp Kpᵀ per edited layer (its keys, or its Gram past F/4 of them: `LayerEditState`).
     public private(set) var states: [Int: LayerEditState]
     /// The keys the last batch added to each layer's state (Kp Kpᵀ += K Kᵀ), K: [F, n]; for the edit store.
     public private(set) var lastBatchKeys: [Int: Matrix64] = [:]
