@@ -81,7 +81,7 @@ func runScaleOne(_ path: String) throws {
     var t = Date()
     let loaded = try LoadedModel.load(path)
     r["loadSeconds"] = Date().timeIntervalSince(t)
-    r["rssAfterLoadGB"] = Double(procStatusBytes("VmRSS")) * gb
+    r["rssAfterLoadGB"] = Double(residentBytes()) * gb
     say(String(format: "loaded in %.1f s", r["loadSeconds"]!))
 
     let m = loaded.model
@@ -129,16 +129,7 @@ func runScaleOne(_ path: String) throws {
         for l in 0..<(role.isPerBlock ? m.config.layerCount : 1) { bytes += editor.model.weights.matrix(for: role, layer: l)?.weightBytes ?? 0 }
     }
     r["weightsAfterGB"] = Double(bytes) * gb
-    r["peakRSSGB"] = Double(procStatusBytes("VmHWM")) * gb
+    r["peakRSSGB"] = Double(peakResidentBytes()) * gb
     let json = try JSONSerialization.data(withJSONObject: r, options: [.sortedKeys])
     print(String(decoding: json, as: UTF8.self))
-}
-
-/// A `/proc/self/status` field in bytes (VmRSS, VmHWM); 0 where it cannot be read.
-func procStatusBytes(_ field: String) -> Int {
-    guard let s = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return 0 }
-    for line in s.split(separator: "\n") where line.hasPrefix(field + ":") {
-        return (Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0) * 1024
-    }
-    return 0
 }

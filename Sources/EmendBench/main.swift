@@ -18,3 +18,5 @@ if groups.isEmpty || groups.contains("quant") { runQuantizeBenchmarks() }
 if groups.isEmpty || groups.contains("weights") { runWeightBenchmarks() }
 // Opt-in (not in the default set): minutes to hours, and 14 GB of random models written on first use.
 if groups.contains("scale") { runScaleBenchmarks() }
+// Not in the default set: ~13 GB and minutes at F = 14,336 (StateBenchmarks.swift).
+if groups.contains("state") { runStateBenchmark() }

@@ -49,11 +49,11 @@ struct StatsCommand: ParsableCommand {
         }
         let bar = ProgressBar("statistics")
         let t0 = Date()
-        let result = try StatisticsCache().secondMoments(model: loaded.model, modelFingerprint: try loaded.source.fingerprint(),
-                                                         tokenizer: loaded.tokenizer, layers: ls, corpus: text,
-                                                         settings: StatisticsSettings(sampleCount: samples, maxTokens: maxTokens)) { bar.update($0, $1) }
+        let result = try StatisticsCache().prepare(model: loaded.model, modelFingerprint: try loaded.source.fingerprint(),
+                                                   tokenizer: loaded.tokenizer, layers: ls, corpus: text,
+                                                   settings: StatisticsSettings(sampleCount: samples, maxTokens: maxTokens)) { bar.update($0, $1) }
         for l in ls.sorted() {
-            let s = result[l]!
+            let s = try result.secondMoment(l)
             var trace = 0.0
             for i in 0..<s.c0.rows { trace += s.c0[i, i] }
             print(String(format: "layer %2d: C0 [%d, %d] over %d tokens, trace %.4g", l, s.c0.rows, s.c0.cols, s.tokenCount, trace))

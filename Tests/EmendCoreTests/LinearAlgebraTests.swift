@@ -272,4 +272,49 @@ final class LinearAlgebraTests: XCTestCase {
             XCTAssertEqual(acc, acc.transposed(), "n \(n) f \(f): not exactly symmetric")
         }
     }
+
+    /// lowerGramAccumulate adds K·Kᵀ (naive triple loop) to the lower triangle only: the strictly upper triangle keeps
+    /// its old values exactly, and the lower one matches to rounding.
+    func testLowerGramAccumulate_LowerTriangleAgainstNaiveLoop() throws {
+        var rng = SeededGenerator(seed: 42)
+        for (f, n) in [(1, 1), (9, 3), (40, 17), (33, 0)] {
+            let k = randomMatrix64(f, n, using: &rng), start = randomMatrix64(f, f, using: &rng)
+            var acc = start
+            try lowerGramAccumulate(k, into: &acc)
+            let want = naiveMatmul64(k, naiveTranspose64(k))
+            for i in 0..<f {
+                for j in 0..<f where j > i { XCTAssertEqual(acc[i, j], start[i, j], "f \(f): upper (\(i), \(j)) changed") }
+                for j in 0...i { XCTAssertEqual(acc[i, j], start[i, j] + want[i, j], accuracy: 1e-12 * max(1, abs(want[i, j]))) }
+            }
+        }
+        var wrong = Matrix64.zeros(3, 4)
+        XCTAssertThrowsError(try lowerGramAccumulate(Matrix64.zeros(3, 2), into: &wrong))
+    }
+
+    /// Factoring in place (`CholeskyFactor(overwriting:)`) gives the same L, bit for bit, as factoring a copy, and
+    /// leaves the argument empty; a matrix that is not positive definite throws and is still taken.
+    func testCholesky_OverwritingEqualsCopying() throws {
+        var rng = SeededGenerator(seed: 43)
+        let a = randomSPD(37, using: &rng)
+        var work = a
+        let inPlace = try CholeskyFactor(overwriting: &work)
+        XCTAssertEqual(inPlace.lower, try CholeskyFactor(a).lower)
+        XCTAssertEqual(work.rows, 0)
+        var bad = Matrix64.identity(3) * -1
+        XCTAssertThrowsError(try CholeskyFactor(overwriting: &bad))
+        XCTAssertEqual(bad.rows, 0)
+    }
+
+    /// In-place `+=` and `*=` round as `+` and `*` do (bit for bit), and `+=` checks shapes.
+    func testMatrix64_InPlaceOperatorsEqualPureOnes() throws {
+        var rng = SeededGenerator(seed: 44)
+        let a = randomMatrix64(5, 7, using: &rng), b = randomMatrix64(5, 7, using: &rng)
+        var c = a
+        try c += b
+        XCTAssertEqual(c, try a + b)
+        var d = a
+        d *= 0.37
+        XCTAssertEqual(d, 0.37 * a)
+        XCTAssertThrowsError(try c += Matrix64.zeros(7, 5))
+    }
 }

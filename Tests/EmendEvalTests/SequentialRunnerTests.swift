@@ -121,8 +121,8 @@ final class SequentialRunnerTests: XCTestCase {
         XCTAssertTrue(FileManager.default.fileExists(atPath: dir.appendingPathComponent("report.html").path))
     }
 
-    /// The state checkpoint round-trips exactly: Float32 weights and Float64 Gram matrices, bit for bit (random
-    /// values, including ones that are not representable in Float32).
+    /// The state checkpoint round-trips exactly: Float32 weights, a Float64 Gram matrix and a factored state (its
+    /// key blocks), bit for bit (random values, including ones that are not representable in Float32).
     func testCheckpoint_RoundTripsExactly() throws {
         let dir = try F.temporaryDirectory("seq-d")
         defer { try? FileManager.default.removeItem(at: dir) }
@@ -137,9 +137,16 @@ final class SequentialRunnerTests: XCTestCase {
             s.editCount = 7 + l
             states[l] = s
         }
+        let blocks = try [2, 3].map { n in
+            try Matrix64(rows: c.intermediateSize, cols: n, scalars: (0..<(c.intermediateSize * n)).map { _ in rng.nextUniformDouble() - 0.5 })
+        }
+        states[2] = try LayerEditState(width: c.intermediateSize, keyBlocks: blocks)
+        XCTAssertEqual(states[2]?.isFactored, true)
         let cp = SequentialCheckpoint(batches: 5, weights: weights, states: states)
         try cp.write(to: dir)
-        XCTAssertEqual(try SequentialCheckpoint.read(from: dir, batches: 5, layers: [0, 2], config: c), cp)
+        let read = try SequentialCheckpoint.read(from: dir, batches: 5, layers: [0, 2], config: c)
+        XCTAssertEqual(read, cp)
+        XCTAssertEqual(read.states[2]?.keyBlocks, blocks, "factored state read back as its keys")
         // Asking for another batch count or a layer it does not hold throws, naming it.
         XCTAssertThrowsError(try SequentialCheckpoint.read(from: dir, batches: 4, layers: [0, 2], config: c))
         XCTAssertThrowsError(try SequentialCheckpoint.read(from: dir, batches: 5, layers: [1], config: c)) {

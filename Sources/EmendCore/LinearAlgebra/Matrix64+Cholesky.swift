@@ -18,11 +18,20 @@ public struct CholeskyFactor: Sendable {
     /// - Throws: `shapeMismatch` (not square), `nonFinite` (NaN/∞ element),
     ///   `notPositiveDefinite` (a leading minor is not positive; add a ridge λ·I).
     public init(_ a: Matrix64) throws {
-        let op = "CholeskyFactor"
-        try requireSquare(a, op)
-        try requireFinite(a, op, "the matrix")
-        let n = a.rows
         var l = a
+        try self.init(overwriting: &l)
+    }
+
+    /// Factors `a` [n, n] in its own storage: no second [n, n] buffer when `a` is not shared (the update rules
+    /// build their F×F system matrix once and factor it here). `a` is left empty ([0, 0]), also when this throws.
+    /// Only the lower triangle of `a` is read. Throws as `init(_:)`.
+    public init(overwriting a: inout Matrix64) throws {
+        var l = Matrix64.zeros(0, 0)
+        swap(&l, &a)
+        let op = "CholeskyFactor"
+        try requireSquare(l, op)
+        try requireFinite(l, op, "the matrix")
+        let n = l.rows
         if n > 0 {
             // Column-major 'U' on row-major storage is the row-major lower triangle (LAPACKSupport).
             let info = l.scalars.withUnsafeMutableBufferPointer { p in

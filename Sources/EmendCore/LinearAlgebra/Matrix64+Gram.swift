@@ -50,3 +50,23 @@ public func gramAccumulate(_ x: Tensor, into accumulator: inout Matrix64, chunkR
         }
     }
 }
+
+/// Adds K·Kᵀ to the lower triangle of `accumulator` in Float64 (dsyrk; the strictly upper triangle is left as it
+/// was): the previous-keys term of the update rules' system matrix, formed in place from the keys themselves.
+/// - k: [F, n]; accumulator: [F, F]
+/// - Throws: `shapeMismatch` when the accumulator is not [F, F].
+public func lowerGramAccumulate(_ k: Matrix64, into accumulator: inout Matrix64) throws {
+    let f = k.rows, n = k.cols
+    guard accumulator.rows == f && accumulator.cols == f else {
+        throw EmendCoreError.shapeMismatch(operation: "lowerGramAccumulate", expected: "accumulator [\(f), \(f)]",
+                                           got: "[\(accumulator.rows), \(accumulator.cols)]")
+    }
+    if n == 0 || f == 0 { return }
+    k.scalars.withUnsafeBufferPointer { pk in
+        accumulator.scalars.withUnsafeMutableBufferPointer { pc in
+            guard let ks = pk.baseAddress, let cs = pc.baseAddress else { return }
+            // Row-major, NoTrans: C[f, f] += K·Kᵀ for K [f, n]; only the lower triangle is written.
+            cblas_dsyrk(CblasRowMajor, CblasLower, CblasNoTrans, Int32(f), Int32(n), 1, ks, Int32(n), 1, cs, Int32(f))
+        }
+    }
+}

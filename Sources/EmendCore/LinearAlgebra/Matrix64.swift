@@ -131,6 +131,13 @@ public struct Matrix64: Sendable, Equatable, CustomStringConvertible {
         return out
     }
 
+    /// Elementwise sum in place (the same roundings as `a + b`, without a second [rows, cols] buffer); throws
+    /// `shapeMismatch` unless both are [rows, cols].
+    public static func += (a: inout Matrix64, b: Matrix64) throws {
+        try checkSameShape(a, b, "Matrix64 +=")
+        for i in 0..<a.scalars.count { a.scalars[i] += b.scalars[i] }
+    }
+
     /// Elementwise difference; throws `shapeMismatch` unless both are [rows, cols].
     public static func - (a: Matrix64, b: Matrix64) throws -> Matrix64 {
         try checkSameShape(a, b, "Matrix64 -")
@@ -148,6 +155,11 @@ public struct Matrix64: Sendable, Equatable, CustomStringConvertible {
 
     /// Every element times `s`.
     public static func * (a: Matrix64, s: Double) -> Matrix64 { s * a }
+
+    /// Every element times `s`, in place (the same roundings as `s * a`).
+    public static func *= (a: inout Matrix64, s: Double) {
+        for i in 0..<a.scalars.count { a.scalars[i] *= s }
+    }
 
     private static func checkSameShape(_ a: Matrix64, _ b: Matrix64, _ op: String) throws {
         guard a.rows == b.rows && a.cols == b.cols else {

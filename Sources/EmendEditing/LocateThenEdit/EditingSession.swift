@@ -32,13 +32,14 @@ public enum EditingSession {
         if text.documents.count * 2 <= wanted {
             warning("warning: the corpus \(corpusURL.path) has \(text.documents.count) document(s); preset \(preset.name) asks for \(wanted), so C0 is estimated from fewer texts than intended")
         }
-        let stats = try StatisticsCache().secondMoments(model: loaded.model, modelFingerprint: fingerprint, tokenizer: loaded.tokenizer,
-                                                        layers: preset.layers, corpus: text, settings: preset.statistics) {
+        // C0 stays on disk: each layer's is read when that layer is solved (five of them are 8.2 GB at F = 14,336).
+        let stats = try StatisticsCache().prepare(model: loaded.model, modelFingerprint: fingerprint, tokenizer: loaded.tokenizer,
+                                                  layers: preset.layers, corpus: text, settings: preset.statistics) {
             progress("statistics", $0, $1)
         }
         let contexts = ContextTemplates.cached(model: loaded.model, fingerprint: fingerprint, tokenizer: loaded.tokenizer,
                                                settings: preset.contexts)
         return try LocateThenEditor(model: loaded.model, tokenizer: loaded.tokenizer, preset: preset,
-                                    statistics: stats.mapValues(\.c0), contexts: contexts)
+                                    statistics: stats.provider, contexts: contexts)
     }
 }

@@ -7,7 +7,8 @@
 //     ½ plain prompt + ½ mean of the prefixed prompts), residual R = (z − current output) / (layers left);
 //     where block l has an MLP post-norm (Gemma), R becomes the change of the MLP output u whose normed branch
 //     moves by R (`mlpOutputs(_:reaching:from:)`), since ΔW·K changes u, not the block output
-//  4. ΔW = rule.solve(K, R, C0, state) in Float64; W += ΔW before the next layer; state Kp Kpᵀ += K Kᵀ
+//  4. ΔW = rule.solve(K, R, C0, state) in Float64 (C0 fetched for this layer only); W += ΔW before the next layer;
+//     state Kp Kpᵀ += K Kᵀ
 // A batch is all-or-nothing: requests are validated before anything runs, and a non-finite ΔW restores every
 // layer already changed in this batch before the error is thrown.
 //
@@ -43,28 +44,35 @@ public struct LocateThenEditor: Sendable {
     public let tokenizer: any Tokenizer
     public let preset: EditPreset
     public let prompts: PromptBuilder
-    /// C0 per edited layer: [F, F]
-    public let statistics: [Int: Matrix64]
+    /// C0 per edited layer, [F, F]: in memory, or read when the layer is solved and released after.
+    public let statistics: StatisticsProvider
     /// AlphaEdit's null-space projector per edited layer: [F, F]
     public let projectors: [Int: Matrix64]
-    /// Kp Kpᵀ per edited layer.
+    /// Kp Kpᵀ per edited layer (its keys, or its Gram past F/4 of them: `LayerEditState`).
     public private(set) var states: [Int: LayerEditState]
     /// The keys the last batch added to each layer's state (Kp Kpᵀ += K Kᵀ), K: [F, n]; for the edit store.
     public private(set) var lastBatchKeys: [Int: Matrix64] = [:]
     /// Receives the target search's per-iteration progress (see `TargetSearch.progress`); nil: silent.
     public var searchProgress: (@Sendable (TargetSearchProgress) -> Void)?
 
-    /// - statistics: C0 for every layer of the preset (see `StatisticsCache`).
+    /// - statistics: C0 for every layer of the preset, in memory (see `StatisticsCache`).
     /// - contexts: the context templates (see `ContextTemplates`); "{}" alone disables them.
     public init(model: TransformerModel, tokenizer: any Tokenizer, preset: EditPreset, statistics: [Int: Matrix64],
                 contexts: [String], states: [Int: LayerEditState]? = nil) throws {
+        try self.init(model: model, tokenizer: tokenizer, preset: preset, statistics: StatisticsProvider(resident: statistics),
+                      contexts: contexts, states: states)
+    }
+
+    /// - statistics: C0 for every layer of the preset, in memory (checked here) or on demand (checked when read,
+    ///   see `CachedStatistics.provider`).
+    /// - contexts: the context templates (see `ContextTemplates`); "{}" alone disables them.
+    public init(model: TransformerModel, tokenizer: any Tokenizer, preset: EditPreset, statistics: StatisticsProvider,
+                contexts: [String], states: [Int: LayerEditState]? = nil) throws {
         try preset.validate(layerCount: model.config.layerCount)
         let f = model.config.intermediateSize
-        for l in preset.layers {
-            guard let c0 = statistics[l], c0.rows == f, c0.cols == f else {
-                throw EmendEditingError.invalidSettings(field: "statistics[\(l)]", expected: "C0 of shape [\(f), \(f)]",
-                                                        got: statistics[l].map { "[\($0.rows), \($0.cols)]" } ?? "none")
-            }
+        // In memory: every C0 is checked now; on demand: that the layer is there now, its shape when it is read.
+        for l in preset.layers where statistics.resident != nil || !statistics.layers.contains(l) {
+            _ = try statistics.c0(l, width: f)
         }
         guard contexts.first == "{}" else {
             throw EmendEditingError.invalidSettings(field: "contexts", expected: "the plain template \"{}\" first", got: "\(contexts.prefix(1))")
@@ -76,7 +84,7 @@ public struct LocateThenEditor: Sendable {
         self.statistics = statistics
         var proj: [Int: Matrix64] = [:]
         if case let .alphaEdit(_, threshold) = preset.rule {
-            for l in preset.layers { proj[l] = try nullSpaceProjector(c0: statistics[l]!, threshold: threshold) }
+            for l in preset.layers { proj[l] = try nullSpaceProjector(c0: try statistics.c0(l, width: f), threshold: threshold) }
         }
         self.projectors = proj
         self.states = states ?? Dictionary(uniqueKeysWithValues: preset.layers.map { ($0, LayerEditState(width: f)) })
@@ -190,7 +198,8 @@ public struct LocateThenEditor: Sendable {
                 }
                 let kT = try Matrix64(k.transposed()), rT = try Matrix64(residual.transposed())  // [F, N], [D, N]
                 guard kT.isFinite, rT.isFinite else { throw EmendEditingError.nonFiniteUpdate(layer: l, what: "keys or residuals") }
-                let dw = try preset.rule.solve(keys: kT, residuals: rT, c0: statistics[l]!, state: states[l]!, projector: projectors[l])
+                let dw = try preset.rule.solve(keys: kT, residuals: rT, c0: try statistics.c0(l, width: kT.rows), state: states[l]!,
+                                               projector: projectors[l])
                 guard dw.isFinite else { throw EmendEditingError.nonFiniteUpdate(layer: l, what: "ΔW") }
                 model.weights.blocks[l].ffnDown += Tensor(dw)
                 norms[l] = dw.frobeniusNorm()

@@ -30,14 +30,52 @@ public struct LayerSecondMoment: Sendable {
 }
 
 public enum LayerStatistics {
-    /// Computes C0 for `layers` over `texts` (each tokenised and truncated to `maxTokens`).
+    /// Bytes of [F, F] Float64 sums one pass over the corpus may hold (4 GiB: two layers of Llama-3-8B, F = 14,336);
+    /// more layers are collected in several passes.
+    public static let accumulatorBudget = 4 << 30
+
+    /// Computes C0 for `layers` over `texts` (each tokenised and truncated to `maxTokens`), all in one pass.
     /// - progress: called with (documents done, documents total).
     public static func compute(model: TransformerModel, tokenizer: any Tokenizer, layers: [Int], texts: [String],
                                maxTokens: Int, progress: (Int, Int) -> Void = { _, _ in }) throws -> [LayerSecondMoment] {
+        var out: [LayerSecondMoment] = []
+        try compute(model: model, tokenizer: tokenizer, layers: layers, texts: texts, maxTokens: maxTokens, budget: Int.max,
+                    progress: progress) { out.append($0) }
+        return out
+    }
+
+    /// Computes C0 for `layers` over `texts` in passes of as many layers as `budget` bytes of [F, F] Float64 sums
+    /// allow (at least one), handing each layer's C0 to `emit` when its pass ends, so that only one pass's sums are
+    /// held. A layer's C0 is the same bit for bit whichever pass computes it: the documents, their batches and the
+    /// order of the sums do not depend on the other layers.
+    /// - progress: called with (documents done, documents total) counted over all passes.
+    public static func compute(model: TransformerModel, tokenizer: any Tokenizer, layers: [Int], texts: [String],
+                               maxTokens: Int, budget: Int, progress: (Int, Int) -> Void = { _, _ in },
+                               emit: (LayerSecondMoment) throws -> Void) throws {
         let c = model.config
         for l in layers where l < 0 || l >= c.layerCount { throw EmendEditingError.layerOutOfRange(layer: l, layerCount: c.layerCount) }
-        guard let top = layers.max() else { return [] }
-        var sums = Dictionary(uniqueKeysWithValues: layers.map { ($0, Matrix64.zeros(c.intermediateSize, c.intermediateSize)) })
+        let perPass = max(1, budget / max(1, 8 * c.intermediateSize * c.intermediateSize))
+        let passes = stride(from: 0, to: layers.count, by: perPass).map { Array(layers[$0..<min($0 + perPass, layers.count)]) }
+        for (i, group) in passes.enumerated() {
+            let base = i * texts.count, total = passes.count * texts.count
+            var sums: [Int: Matrix64] = [:]
+            let tokens = try sumPass(model: model, tokenizer: tokenizer, layers: group, texts: texts, maxTokens: maxTokens,
+                                     into: &sums) { progress(base + $0, total) }
+            for l in group {
+                var c0 = sums.removeValue(forKey: l)!       // the only reference: scaled in its own buffer
+                c0 *= 1 / Double(tokens)
+                try emit(LayerSecondMoment(layer: l, c0: c0, tokenCount: tokens))
+            }
+        }
+    }
+
+    /// One pass over `texts`: Σ k kᵀ per layer in `layers` into `sums` ([F, F] each); returns the number of tokens.
+    /// - progress: called with the documents done.
+    static func sumPass(model: TransformerModel, tokenizer: any Tokenizer, layers: [Int], texts: [String], maxTokens: Int,
+                        into sums: inout [Int: Matrix64], progress: (Int) -> Void) throws -> Int {
+        let c = model.config
+        guard let top = layers.max() else { return 0 }
+        sums = Dictionary(uniqueKeysWithValues: layers.map { ($0, Matrix64.zeros(c.intermediateSize, c.intermediateSize)) })
         var tokens = 0
         // Documents in batches of about 4k tokens: one ragged forward pass each.
         var pending: [[Int]] = []
@@ -52,7 +90,7 @@ public enum LayerStatistics {
             for l in layers { try gramAccumulate(hooks.keys[l]!, into: &sums[l]!) }
             tokens += batch.rowCount
             done += pending.count
-            progress(done, texts.count)
+            progress(done)
             pending = []; pendingTokens = 0
         }
         for text in texts {
@@ -67,7 +105,7 @@ public enum LayerStatistics {
         guard tokens > 0 else {
             throw EmendEditingError.invalidSettings(field: "statistics corpus", expected: "at least one token", got: "0 tokens")
         }
-        return layers.map { LayerSecondMoment(layer: $0, c0: sums[$0]! * (1 / Double(tokens)), tokenCount: tokens) }
+        return tokens
     }
 }
 
@@ -88,22 +126,35 @@ public struct StatisticsCache: Sendable {
             "layer\(k.layer)-\(k.corpus)-n\(k.samples)-t\(k.maxTokens)-s\(k.seed).c0")
     }
 
-    /// Loads C0 for `layer`, or nil when absent or made with other settings (a damaged file is ignored).
+    /// Loads C0 for `layer`, or nil when absent or made with other settings (a damaged file is ignored). Reads the
+    /// matrix straight into its own buffer (no second F×F copy).
     func load(_ key: Key) -> LayerSecondMoment? {
-        guard let data = try? Data(contentsOf: url(key)), data.count > 12,
-              data.prefix(4) == Data("EMC0".utf8) else { return nil }
-        let jsonLen = Int(data.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: 8, as: UInt32.self) })
-        guard data.count >= 12 + jsonLen,
-              var stored = try? JSONDecoder().decode(Key.self, from: data.subdata(in: 12..<(12 + jsonLen))),
-              let tokens = stored.tokens else { return nil }
+        guard let fh = FileHandle(forReadingAtPath: url(key).path) else { return nil }
+        defer { try? fh.close() }
+        guard let tokens = header(fh, key) else { return nil }
+        let f = key.width
+        var values = [Double](repeating: 0, count: f * f)
+        let complete = values.withUnsafeMutableBytes { readFully(fh.fileDescriptor, into: $0) }
+        guard complete, values.allSatisfy(\.isFinite), let m = try? Matrix64(rows: f, cols: f, scalars: values) else { return nil }
+        return LayerSecondMoment(layer: key.layer, c0: m, tokenCount: tokens)
+    }
+
+    /// Whether a usable file for `key` is there (read in full and released: a damaged file is recomputed, as before).
+    func isStored(_ key: Key) -> Bool { load(key) != nil }
+
+    /// Reads the header of an open C0 file and leaves it at the matrix: the token count, or nil when the file was
+    /// made with other settings or has the wrong size.
+    private func header(_ fh: FileHandle, _ key: Key) -> Int? {
+        guard let head = try? fh.read(upToCount: 12), head.count == 12, head.prefix(4) == Data("EMC0".utf8) else { return nil }
+        let jsonLen = Int(head.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: 8, as: UInt32.self) })
+        guard let json = try? fh.read(upToCount: jsonLen), json.count == jsonLen,
+              var stored = try? JSONDecoder().decode(Key.self, from: json), let tokens = stored.tokens else { return nil }
         stored.tokens = nil
         var want = key; want.tokens = nil
         let f = key.width
-        guard stored == want, data.count == 12 + jsonLen + f * f * 8 else { return nil }
-        var values = [Double](repeating: 0, count: f * f)
-        _ = values.withUnsafeMutableBytes { data.copyBytes(to: $0, from: (12 + jsonLen)..<data.count) }
-        guard values.allSatisfy(\.isFinite), let m = try? Matrix64(rows: f, cols: f, scalars: values) else { return nil }
-        return LayerSecondMoment(layer: key.layer, c0: m, tokenCount: tokens)
+        guard stored == want, let size = try? fh.seekToEnd(), size == UInt64(12 + jsonLen + f * f * 8),
+              (try? fh.seek(toOffset: UInt64(12 + jsonLen))) != nil else { return nil }
+        return tokens
     }
 
     func store(_ s: LayerSecondMoment, key: Key) throws {
@@ -117,26 +168,71 @@ public struct StatisticsCache: Sendable {
         try writeAtomically(data, to: url(key))
     }
 
-    /// C0 for every layer, from the cache where present, computing (and storing) the rest in one pass.
+    /// C0 for every layer, from the cache where present, computing (and storing) the rest; all held in memory.
     public func secondMoments(model: TransformerModel, modelFingerprint: String, tokenizer: any Tokenizer, layers: [Int],
                               corpus: Corpus, settings: StatisticsSettings,
                               progress: (Int, Int) -> Void = { _, _ in }) throws -> [Int: LayerSecondMoment] {
+        let cached = try prepare(model: model, modelFingerprint: modelFingerprint, tokenizer: tokenizer, layers: layers,
+                                 corpus: corpus, settings: settings, progress: progress)
+        return Dictionary(uniqueKeysWithValues: try layers.map { ($0, try cached.secondMoment($0)) })
+    }
+
+    /// Makes sure C0 of every layer is on disk: the missing ones are computed, as many layers per pass over the
+    /// corpus as `budget` bytes of Float64 sums allow (`LayerStatistics.accumulatorBudget`), and each stored as its
+    /// pass ends. Holds no C0 afterwards: the result reads them back one at a time.
+    public func prepare(model: TransformerModel, modelFingerprint: String, tokenizer: any Tokenizer, layers: [Int],
+                        corpus: Corpus, settings: StatisticsSettings, budget: Int = LayerStatistics.accumulatorBudget,
+                        progress: (Int, Int) -> Void = { _, _ in }) throws -> CachedStatistics {
         let corpusSum = corpus.checksum
-        func key(_ l: Int) -> Key {
-            Key(model: modelFingerprint, layer: l, corpus: corpusSum, samples: settings.sampleCount, maxTokens: settings.maxTokens,
-                seed: settings.seed, width: model.config.intermediateSize, tokens: nil)
-        }
-        var out: [Int: LayerSecondMoment] = [:]
-        for l in layers { if let s = load(key(l)) { out[l] = s } }
-        let missing = layers.filter { out[$0] == nil }
+        let keys = Dictionary(uniqueKeysWithValues: layers.map { l in
+            (l, Key(model: modelFingerprint, layer: l, corpus: corpusSum, samples: settings.sampleCount, maxTokens: settings.maxTokens,
+                    seed: settings.seed, width: model.config.intermediateSize, tokens: nil))
+        })
+        let missing = layers.filter { !isStored(keys[$0]!) }
         if !missing.isEmpty {
             let texts = corpus.sample(settings.sampleCount, seed: settings.seed)
-            for s in try LayerStatistics.compute(model: model, tokenizer: tokenizer, layers: missing, texts: texts,
-                                                 maxTokens: settings.maxTokens, progress: progress) {
-                try store(s, key: key(s.layer))
-                out[s.layer] = s
-            }
+            try LayerStatistics.compute(model: model, tokenizer: tokenizer, layers: missing, texts: texts, maxTokens: settings.maxTokens,
+                                        budget: budget, progress: progress) { try store($0, key: keys[$0.layer]!) }
         }
-        return out
+        return CachedStatistics(cache: self, keys: keys)
     }
+}
+
+/// C0 files of one model, corpus and settings, all on disk (`StatisticsCache.prepare`).
+public struct CachedStatistics: Sendable {
+    public let cache: StatisticsCache
+    let keys: [Int: StatisticsCache.Key]
+
+    /// The layers, ascending.
+    public var layers: [Int] { keys.keys.sorted() }
+
+    /// C0 of `layer` and its token count, read from disk.
+    /// - Throws: `statisticsMismatch` when the file has gone or changed since `prepare`.
+    public func secondMoment(_ layer: Int) throws -> LayerSecondMoment {
+        guard let key = keys[layer] else {
+            throw EmendEditingError.invalidSettings(field: "statistics layer", expected: "one of \(layers)", got: "\(layer)")
+        }
+        guard let s = cache.load(key) else {
+            throw EmendEditingError.statisticsMismatch(file: cache.url(key).path, reason: "missing or damaged since it was prepared")
+        }
+        return s
+    }
+
+    /// C0 read from disk when a layer is solved, and released after.
+    public var provider: StatisticsProvider {
+        StatisticsProvider(layers: layers) { try secondMoment($0).c0 }
+    }
+}
+
+/// Reads `buffer.count` bytes from `fd` into `buffer`; false on an error or an early end of file.
+private func readFully(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer) -> Bool {
+    guard let base = buffer.baseAddress else { return true }
+    var done = 0
+    while done < buffer.count {
+        let n = read(fd, base + done, buffer.count - done)
+        if n < 0, errno == EINTR { continue }
+        if n <= 0 { return false }
+        done += n
+    }
+    return true
 }

@@ -4,7 +4,8 @@
 //   <store>/tensors/        batch-v<version>-<id>.safetensors: the new values of the weights a batch changed
 //                           (F32) and the keys it added to each layer's state (F64, "keys.<layer>");
 //                           checkpoint-v<version>-<id>.safetensors every N versions: every edited weight and the
-//                           full state ("state.<layer>", key counts in the metadata)
+//                           full state (F64 "state.<layer>" [F, F] once dense, or while the state keeps its
+//                           keys, "state.<layer>.keys.<b>" [F, n_b] per batch b; key counts in the metadata)
 //   <store>/writer.lock     held (flock) by the one process that may write
 //
 // Version 0 is the base model; version n is the state after n committed batches. Version k is rebuilt exactly
@@ -193,7 +194,7 @@ public final class EditStore: @unchecked Sendable {
         var checkpoint: (name: String, sha: String, entries: [(name: String, tensor: StoreTensor)])? = nil
         if v % (try checkpointInterval()) == 0 {
             var ce: [(name: String, tensor: StoreTensor)] = next.weights.keys.sorted().map { ("weight.\($0)", .f32(next.weights[$0]!)) }
-            ce += next.states.keys.sorted().map { ("state.\($0)", .f64(next.states[$0]!.previousKeysGram)) }
+            ce += next.states.keys.sorted().flatMap { Self.stateEntries(next.states[$0]!, layer: $0) }
             let meta = Dictionary(uniqueKeysWithValues: next.states.map { ("edit_count.\($0.key)", "\($0.value.editCount)") })
             do {
                 let w = try StoreTensorFile.write(ce, metadata: meta.merging(["version": "\(v)"]) { a, _ in a }, to: file(checkpointName),
@@ -279,16 +280,8 @@ public final class EditStore: @unchecked Sendable {
             snap.version = cp.version
             for (key, t) in tensors {
                 if key.hasPrefix("weight."), case .f32(let w) = t { snap.weights[String(key.dropFirst(7))] = w }
-                if key.hasPrefix("state."), case .f64(let m) = t, let l = Int(key.dropFirst(6)) {
-                    var s = LayerEditState(width: m.rows)
-                    s.previousKeysGram = m
-                    guard let count = meta["edit_count.\(l)"].flatMap(Int.init) else {
-                        throw EditStoreError.corruptTensorFile(file: f.path, problem: "metadata edit_count.\(l) missing")
-                    }
-                    s.editCount = count
-                    snap.states[l] = s
-                }
             }
+            snap.states = try Self.states(fromCheckpoint: tensors, metadata: meta, file: f)
             start = cp.version
         }
         for b in all where b.version > start && b.version <= v {

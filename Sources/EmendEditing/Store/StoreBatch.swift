@@ -72,9 +72,9 @@ public struct StoreSnapshot: Sendable, Equatable {
     public var stateChecksum: String {
         var h = Checksum()
         for l in states.keys.sorted() {
-            let s = states[l]!
-            h.update(Data("\(l)|\(s.editCount)|\(s.previousKeysGram.rows)x\(s.previousKeysGram.cols)|".utf8))
-            s.previousKeysGram.scalars.withUnsafeBytes { h.update($0) }
+            let s = states[l]!, g = s.previousKeysGram        // formed once from a factored state
+            h.update(Data("\(l)|\(s.editCount)|\(g.rows)x\(g.cols)|".utf8))
+            g.scalars.withUnsafeBytes { h.update($0) }
         }
         return h.finalizeHex()
     }

@@ -2,14 +2,15 @@
 // must write, the preserved-knowledge statistics C0 and the layer's sequential state. All in Float64.
 //
 // Shapes: F key width (FFN width), D model width, n requests in the batch.
-//   K [F, n]   R [D, n]   C0 [F, F]   Kp Kpᵀ [F, F]   ΔW [D, F]
+//   K [F, n]   R [D, n]   C0 [F, F]   Kp Kpᵀ [F, F] (LayerEditState)   ΔW [D, F]
 //
 //   MEMIT (sequential):  ΔW = R Kᵀ (λp C0 + Kp Kpᵀ + K Kᵀ)⁻¹
 //   ENCORE:              ΔW = R Kᵀ (λp C0 + Kp Kpᵀ + K Kᵀ + λn I)⁻¹
 //   AlphaEdit:           ΔW = R Kᵀ P (Kp Kpᵀ P + K Kᵀ P + α I)⁻¹,   P the projector on C0's null space
 //   EMMET:               ΔW = R (Kᵀ A⁻¹ K + λe I)⁻¹ Kᵀ A⁻¹,          A = λp C0 + Kp Kpᵀ (+ λn I)
 // (MEMIT and ENCORE are one rule: λn = 0 is MEMIT.) The symmetric systems are solved by Cholesky with n
-// right-hand sides; AlphaEdit's is not symmetric and is solved by LU.
+// right-hand sides; AlphaEdit's is not symmetric and is solved by LU. The symmetric systems are built and factored
+// in one F×F buffer (`systemMatrix`, `CholeskyFactor(overwriting:)`), so a solve holds C0 and one more F×F matrix.
 
 import EmendCore
 
@@ -33,63 +34,55 @@ public enum UpdateRule: Sendable, Equatable, Codable {
     }
 }
 
-/// What a layer remembers between batches.
-public struct LayerEditState: Sendable, Equatable {
-    /// Σ K Kᵀ over every earlier batch at this layer: [F, F]
-    public var previousKeysGram: Matrix64
-    /// The number of keys accumulated.
-    public var editCount: Int
-
-    public init(width: Int) {
-        previousKeysGram = Matrix64.zeros(width, width)
-        editCount = 0
-    }
-
-    /// Adds this batch's keys: Kp Kpᵀ += K Kᵀ (K: [F, n]).
-    public mutating func add(keys: Matrix64) throws {
-        previousKeysGram = try previousKeysGram + matmul(keys, keys, transposeB: true)
-        editCount += keys.cols
-    }
-}
-
 extension UpdateRule {
     /// ΔW [D, F] for keys K [F, n], residuals R [D, n], statistics C0 [F, F] (normalised second moment) and the
     /// layer's state. `projector` is AlphaEdit's P [F, F] (see `nullSpaceProjector`).
     public func solve(keys k: Matrix64, residuals r: Matrix64, c0: Matrix64, state: LayerEditState,
                       projector: Matrix64? = nil) throws -> Matrix64 {
         let f = k.rows
-        guard r.cols == k.cols, c0.rows == f, c0.cols == f, state.previousKeysGram.rows == f else {
+        guard r.cols == k.cols, c0.rows == f, c0.cols == f, state.width == f else {
             throw EmendCoreError.shapeMismatch(operation: "UpdateRule.solve",
                                                expected: "K [F, n], R [D, n], C0 [F, F] with F = \(f)",
                                                got: "K [\(k.rows), \(k.cols)], R [\(r.rows), \(r.cols)], C0 [\(c0.rows), \(c0.cols)]")
         }
-        let kkT = try matmul(k, k, transposeB: true)
         switch self {
         case let .normConstrained(lambdaP, lambdaN):
             // A = λp C0 + Kp Kpᵀ + K Kᵀ + λn I;  ΔW = R (A⁻¹ K)ᵀ  (A symmetric).
-            var a = try lambdaP * c0 + state.previousKeysGram + kkT
-            if lambdaN != 0 { try a.addDiagonal(lambdaN) }
-            let adj = try CholeskyFactor(a).solve(k)                       // [F, n]
+            var a = try Self.systemMatrix(lambdaP: lambdaP, c0: c0, state: state, lambdaN: lambdaN, keys: k)
+            let adj = try CholeskyFactor(overwriting: &a).solve(k)          // [F, n]
             return try matmul(r, adj, transposeB: true)
         case let .alphaEdit(alpha, _):
-            // The code's form: upd = solve(P (K Kᵀ + Kp Kpᵀ) + α I, P K Rᵀ), ΔW = updᵀ.
+            // The code's form: upd = solve(P (K Kᵀ + Kp Kpᵀ) + α I, P K Rᵀ), ΔW = updᵀ. (Dense F×F temporaries: the
+            // projector is one already.)
             guard let p = projector else {
                 throw EmendCoreError.shapeMismatch(operation: "AlphaEdit", expected: "a null-space projector [F, F]", got: "none")
             }
-            var lhs = try matmul(p, kkT + state.previousKeysGram)
+            var lhs = try matmul(p, try matmul(k, k, transposeB: true) + state.previousKeysGram)
             try lhs.addDiagonal(alpha)
             let rhs = try matmul(p, try matmul(k, r, transposeB: true))    // [F, D]
             return try luSolve(lhs, rhs).transposed()
         case let .emmet(lambdaP, lambdaN, emmetLambda):
-            var a = try lambdaP * c0 + state.previousKeysGram
-            if lambdaN != 0 { try a.addDiagonal(lambdaN) }
-            let aInvK = try CholeskyFactor(a).solve(k)                      // A⁻¹K [F, n]
+            var a = try Self.systemMatrix(lambdaP: lambdaP, c0: c0, state: state, lambdaN: lambdaN, keys: nil)
+            let aInvK = try CholeskyFactor(overwriting: &a).solve(k)        // A⁻¹K [F, n]
             var d = try matmul(k, aInvK, transposeA: true)                  // Kᵀ A⁻¹ K [n, n]
             if emmetLambda != 0 { try d.addDiagonal(emmetLambda) }
             // ΔW = R D⁻¹ (A⁻¹K)ᵀ ; D is symmetric positive definite.
             let dInvRt = try CholeskyFactor(d).solve(r.transposed())        // D⁻¹ Rᵀ [n, D]
             return try matmul(dInvRt, aInvK, transposeA: true, transposeB: true)
         }
+    }
+
+    /// The symmetric system λp C0 + Kp Kpᵀ (+ K Kᵀ) + λn I [F, F], built in one F×F buffer: λp C0 written once,
+    /// then the state's Gram, K Kᵀ (K [F, n], when given) and λn added in place. Only the lower triangle is
+    /// complete (the strictly upper one holds λp C0 and no more when the state is factored); Cholesky reads only
+    /// that triangle. Peak besides C0: this one matrix.
+    static func systemMatrix(lambdaP: Double, c0: Matrix64, state: LayerEditState, lambdaN: Double,
+                             keys k: Matrix64?) throws -> Matrix64 {
+        var a = lambdaP * c0
+        try state.addGram(toLowerOf: &a)
+        if let k { try lowerGramAccumulate(k, into: &a) }
+        if lambdaN != 0 { try a.addDiagonal(lambdaN) }
+        return a
     }
 }
 
