@@ -15,7 +15,7 @@ extension ExportDType: ExpressibleByArgument {}
 /// `--export-type`, shared by the commands that write a model (`edit`, `store export`, `bench export`).
 struct ExportTypeOption: ParsableArguments {
     @Option(name: .customLong("export-type"),
-            help: "The type of the edited tensors: for a .gguf the replaced tensors only (keep: each in its source tensor's type; default \(ExportDType.ggufDefault.rawValue)), for a safetensors folder every tensor (f32, f16 or bf16; default f32).")
+            help: "The type of the edited tensors: for a .gguf the replaced tensors only (keep: each in its source tensor's type; auto, the default: q5_k, or q8_0/f32 for rows its blocks cannot tile), for a safetensors folder every tensor (f32, f16 or bf16; default f32).")
     var exportType: ExportDType?
 
     /// A usage error, before any work, for a type the output's format cannot take (safetensors: f32, f16, bf16 only).

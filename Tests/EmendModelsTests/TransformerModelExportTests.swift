@@ -18,7 +18,7 @@ final class TransformerModelExportTests: XCTestCase {
         m.weights.blocks[5].ffnDown += Tensor.randomNormal(m.weights.blocks[5].ffnDown.shape, std: 1e-3, using: &rng)
         m.weights.blocks[2].attnQ += Tensor.randomNormal(m.weights.blocks[2].attnQ.shape, std: 1e-3, using: &rng)
         let out = makeTemporaryFolder(self).appendingPathComponent("edited.gguf")
-        let report = try m.export(to: out, format: .gguf)
+        let report = try m.export(to: out, format: .gguf, dtype: .f32)
         let edited: Set = ["blk.5.ffn_down.weight", "blk.2.attn_q.weight"]
         XCTAssertEqual(Set(report.writtenTensors), edited)
 
@@ -145,6 +145,29 @@ final class TransformerModelExportTests: XCTestCase {
         XCTAssertEqual(ExportDType.f16.ggufType(source: info(.f32, [64])), .f16)
         XCTAssertEqual(ExportDType.default(for: .safetensors), .f32)
         XCTAssertEqual(ExportDType.default(for: .gguf), ExportDType.ggufDefault)
+        // auto (the GGUF default): Q5_K where 256-element blocks tile the rows, else Q8_0, else F32; vectors F32.
+        XCTAssertEqual(ExportDType.ggufDefault, .auto)
+        XCTAssertEqual(ExportDType.auto.ggufType(source: info(.q4_1, [1536, 576])), .q5_K)
+        XCTAssertEqual(ExportDType.auto.ggufType(source: info(.q4_1, [576, 576])), .q8_0)
+        XCTAssertEqual(ExportDType.auto.ggufType(source: info(.f32, [40, 8])), .f32)
+        XCTAssertEqual(ExportDType.auto.ggufType(source: info(.f32, [512])), .f32)
+    }
+
+    /// The default export on the default model: the edited ffn_down (rows of 1536) as Q5_K and an edited attn_q (rows
+    /// of 576, which 256 does not divide) as Q8_0, each equal bit for bit to Emend's quantizer on the edited values.
+    func testExportGGUF_AutoIsQ5KWithQ8_0Fallback() throws {
+        var m = try RealModelFixture.model()
+        var rng = SeededGenerator(seed: 4)
+        m.weights.blocks[5].ffnDown += Tensor.randomNormal(m.weights.blocks[5].ffnDown.shape, std: 1e-3, using: &rng)
+        m.weights.blocks[2].attnQ += Tensor.randomNormal(m.weights.blocks[2].attnQ.shape, std: 1e-3, using: &rng)
+        let out = makeTemporaryFolder(self).appendingPathComponent("edited.gguf")
+        let report = try m.export(to: out, format: .gguf)
+        XCTAssertEqual(report.typeSummary, "2 tensors as Q8_0 (1), Q5_K (1)")
+        let dst = try GGUFFile(url: out)
+        let down = m.weights.blocks[5].ffnDown.dequantized()
+        XCTAssertEqual(dst.tensorInfo("blk.5.ffn_down.weight")?.type, .q5_K)
+        XCTAssertTrue(try dst.rawBytes("blk.5.ffn_down.weight").elementsEqual(GGMLType.q5_K.quantize(down.scalars, rowLength: 1536, tensor: "t")))
+        XCTAssertEqual(dst.tensorInfo("blk.2.attn_q.weight")?.type, .q8_0)
     }
 
     /// A model that did not come from a GGUF cannot be exported as one.

@@ -31,15 +31,17 @@ public enum ExportFormat: String, Sendable, CaseIterable {
 public enum ExportDType: String, Sendable, CaseIterable {
     /// GGUF only: each replaced tensor in its source tensor's stored type (F32 where Emend has no quantizer for it).
     case keep
+    /// GGUF only, the default: Q5_K, the smallest type whose measured edit success stays within 1 point of F32
+    /// (README, "Do edits survive quantisation?"); Q8_0 for a tensor whose rows 256-element blocks cannot tile
+    /// (widths that are not multiples of 256), F32 where 32-element blocks cannot either.
+    case auto
     case q8_0, q6_K = "q6_k", q5_K = "q5_k", q4_K = "q4_k", q5_0, q5_1, q4_0, q4_1
     case f16, bf16, f32
 
-    /// The type of a GGUF export's replaced tensors when none is asked for. The one constant to change once
-    /// `scripts/export-survival.sh` has measured edit success per type: the issue asks for the smallest type whose
-    /// success stays within 1 point of F32. Measured on the default model (results/export-survival/): Q5_K for
-    /// ENCORE and MEMIT. Still F32 (lossless, but the replaced tensors grow up to 8×) until the default falls back
-    /// per model where 256-element blocks cannot tile the edited rows.
-    public static let ggufDefault: ExportDType = .f32
+    /// The type of a GGUF export's replaced tensors when none is asked for: `auto` (Q5_K where it tiles the rows).
+    /// Measured by `scripts/export-survival.sh` on the default model (results/export-survival/): Q5_K keeps ENCORE's
+    /// and MEMIT's edit success within 1 point of F32; Q4_K does not for ENCORE.
+    public static let ggufDefault: ExportDType = .auto
 
     /// The types a safetensors export can write.
     public static let safeTensorsTypes: [ExportDType] = [.f32, .f16, .bf16]
@@ -52,7 +54,7 @@ public enum ExportDType: String, Sendable, CaseIterable {
     /// The GGML type written; nil for `keep` (each tensor's own).
     public var ggmlType: GGMLType? {
         switch self {
-        case .keep: return nil
+        case .keep, .auto: return nil
         case .q8_0: return .q8_0
         case .q6_K: return .q6_K
         case .q5_K: return .q5_K
@@ -76,11 +78,17 @@ public enum ExportDType: String, Sendable, CaseIterable {
         }
     }
 
-    /// The type a replaced GGUF tensor stored as `source` is written in: the requested one, or for `keep` the
-    /// source's own where it has a quantizer, else F32. A vector (a norm or a bias) stays F32 under a block type,
-    /// as llama.cpp's quantizer keeps it: ggml's element-wise ops read those operands as F32.
+    /// The type a replaced GGUF tensor stored as `source` is written in: the requested one; for `keep` the
+    /// source's own where it has a quantizer, else F32; for `auto` the first of Q5_K, Q8_0, F32 whose blocks tile its
+    /// rows. A vector (a norm or a bias) stays F32 under a block type, as llama.cpp's quantizer keeps it: ggml's
+    /// element-wise ops read those operands as F32.
     func ggufType(source: GGUFTensorInfo) -> GGMLType {
-        let wanted = ggmlType ?? (source.type.isQuantizable ? source.type : .f32)
+        let wanted: GGMLType
+        switch self {
+        case .keep: wanted = source.type.isQuantizable ? source.type : .f32
+        case .auto: wanted = [GGMLType.q5_K, .q8_0].first { source.dims[0] % $0.blockSize == 0 } ?? .f32
+        default: wanted = ggmlType!
+        }
         return wanted.blockSize > 1 && source.dims.count < 2 ? .f32 : wanted
     }
 }
