@@ -7,6 +7,7 @@
 // Shape legend: N prompts, T tokens, R rows (N·T), D width 576, V vocab 49152.
 
 import EmendCore
+import EmendEditing
 import EmendModels
 import Foundation
 
@@ -59,6 +60,14 @@ func runModelBenchmarks() {
         let (h, saves) = forwardWithSaves(m, h8, batch: batch)
         blackHole(backward(m, h, saves: saves, batch: batch, targetRows: targetRows, ids: batch.tokens))
     })
+    // The same step the way the target search runs it: blocks and head frozen at its precision (small models expand
+    // stored blocks to bfloat16, `TransformerModel.frozenExpansionLimit`), against the Float32 path's bfloat16 copies.
+    let p = TargetSearchSettings.defaultPrecision
+    let frozen = [s, d].map { m in (m, (9..<m.config.layerCount).map { m.frozenBlock($0, precision: p) }, m.frozenHead(precision: p)) }
+    row("  the same, frozen at the search's precision (\(p.rawValue))", "7 × 12", interleavedBestTimes(repetitions: 5, frozen.map { f in {
+        let (h, saves) = forwardWithSaves(f.0, h8, batch: batch, frozen: f.1)
+        blackHole(backward(f.0, h, saves: saves, batch: batch, targetRows: targetRows, ids: batch.tokens, frozen: f.1, head: f.2))
+    } }))
     let bytes = [s, d].map { m in
         TensorRole.allCases.filter(\.isMatrix).reduce(0) { sum, role in
             sum + (0..<(role.isPerBlock ? m.config.layerCount : 1)).reduce(0) { $0 + (m.weights.matrix(for: role, layer: $1)?.weightBytes ?? 0) }
@@ -82,10 +91,11 @@ private func prefill(_ m: TransformerModel, _ prompts: [[Int]]) -> Tensor {
 }
 
 /// Blocks 9…L-1 with saves, from block-8 outputs: final hidden rows [R, D] and the saves.
-private func forwardWithSaves(_ m: TransformerModel, _ h8: Tensor, batch: RowBatch) -> (Tensor, [BlockSaved]) {
+private func forwardWithSaves(_ m: TransformerModel, _ h8: Tensor, batch: RowBatch,
+                              frozen: [FrozenBlock]? = nil) -> (Tensor, [BlockSaved]) {
     var h = h8, saves: [BlockSaved] = [], hooks = ForwardHooks(), none: [KVCache]? = nil
     for l in 9..<m.config.layerCount {
-        let (o, s) = m.blockForward(l, h, batch: batch, caches: &none, hooks: &hooks, save: true)
+        let (o, s) = m.blockForward(l, h, batch: batch, caches: &none, hooks: &hooks, save: true, frozen: frozen?[l - 9])
         if let s { saves.append(s) }
         h = o
     }
@@ -94,9 +104,9 @@ private func forwardWithSaves(_ m: TransformerModel, _ h8: Tensor, batch: RowBat
 
 /// Mean NLL of the next token at `targetRows`, back through the head and blocks L-1…9: dL/dh8 [R, D].
 private func backward(_ m: TransformerModel, _ h: Tensor, saves: [BlockSaved], batch: RowBatch,
-                      targetRows: [Int], ids: [Int]) -> Tensor {
+                      targetRows: [Int], ids: [Int], frozen: [FrozenBlock]? = nil, head: WeightMatrix? = nil) -> Tensor {
     let rowsH = h.gatherRows(targetRows)
-    var dl = m.outputLogits(m.finalNorm(rowsH)).softmax()
+    var dl = m.outputLogits(m.finalNorm(rowsH), head: head).softmax()
     let v = m.config.vocabSize
     for (i, r) in targetRows.enumerated() {
         let target = ids[min(r + 1, ids.count - 1)]
@@ -104,9 +114,9 @@ private func backward(_ m: TransformerModel, _ h: Tensor, saves: [BlockSaved], b
     }
     dl *= 1 / Float(targetRows.count)
     var g = Tensor.zeros(h.shape)
-    g.scatterAddRows(targetRows, m.outputBackward(dLogits: dl, x: rowsH))
+    g.scatterAddRows(targetRows, m.outputBackward(dLogits: dl, x: rowsH, head: head))
     for (i, l) in (9..<m.config.layerCount).enumerated().reversed() {
-        g = m.blockBackward(l, dOut: g, saved: saves[i], batch: batch)
+        g = m.blockBackward(l, dOut: g, saved: saves[i], batch: batch, frozen: frozen?[i])
     }
     return g
 }
