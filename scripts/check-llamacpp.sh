@@ -62,13 +62,16 @@ parse_args() {
   out=$(cd "$out" && pwd)
 }
 
-# The venv is reused when one of the bindings already imports; otherwise xllamacpp first, llama-cpp-python after.
+# The venv is reused when a binding already imports; otherwise xllamacpp first, llama-cpp-python after. `backend`
+# honours LLAMACPP_BACKEND, so forcing llama_cpp skips the wheel.
 ensure_llamacpp() {
   [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
-  if "$venv/bin/python" "$helper" backend > /dev/null 2>&1; then return; fi
-  echo "== Installing llama.cpp into $venv (xllamacpp wheel) =="
-  if "$venv/bin/python" -m pip install --quiet xllamacpp && "$venv/bin/python" -c 'import xllamacpp'; then return; fi
-  echo "== xllamacpp unusable here; building llama-cpp-python from source (about 8 minutes on 2 cores) =="
+  if py backend > /dev/null 2>&1; then return; fi
+  if [ "${LLAMACPP_BACKEND:-}" != llama_cpp ]; then
+    echo "== Installing llama.cpp into $venv (xllamacpp wheel) =="
+    if "$venv/bin/python" -m pip install --quiet xllamacpp && py backend > /dev/null; then return; fi
+  fi
+  echo "== Building llama-cpp-python from source into $venv (about 8 minutes on 2 cores) =="
   "$venv/bin/python" -m pip install --quiet --no-binary llama-cpp-python llama-cpp-python
 }
 
