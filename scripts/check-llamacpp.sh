@@ -26,8 +26,10 @@
 #                                                [--data REQUESTS.json]
 # Requests: --data, else ../shared/data/counterfact_easyedit/counterfact-edit.json when present, else the demo's
 # bundled demo/facts.json (3 requests, as `make demo` uses). The default model must be in the model cache
-# (scripts/setup.sh or `emend pull smollm2`). Takes about 5 minutes on 2 shared cores once the venv exists
-# (6 edits of 10 requests, 2 × 60 short generations, the speed runs), plus the first install.
+# (scripts/setup.sh or `emend pull smollm2`). One run of the defaults took 13 minutes on 2 cores shared with other
+# work (load average 10–15), the wheel install included: about 10 s per edit, the rest mostly llama.cpp, whose
+# spinning threads suffer most from the sharing. The speeds are only meaningful on a quiet machine; the load average
+# before the speed runs is printed with them.
 # Writes DIR/edited-TYPE.gguf, the continuations as JSON, and both tables to DIR/llamacpp-check.md.
 set -euo pipefail
 
