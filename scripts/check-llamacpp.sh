@@ -18,19 +18,22 @@
 # new]), the tokens generated counted by re-tokenizing the output (it may stop early at an end-of-text token).
 #
 # llama.cpp comes through pip only, into a venv kept at ${EMEND_HOME:-~/.cache/emend}/llamacpp-venv: first the
-# prebuilt xllamacpp wheel (seconds; it embeds llama-server, whose completion handler is called in-process), and
-# where that does not install or import, llama-cpp-python built from source (about 8 minutes on 2 cores; needs a C++
-# compiler and cmake). The backend and version used are printed. LLAMACPP_BACKEND=llama_cpp forces the fallback.
+# prebuilt xllamacpp wheel (seconds; it embeds llama-server, whose completion handler is called in-process with
+# temperature 0 and top_k 1, i.e. greedy), and where that does not install or import, llama-cpp-python built from
+# source (needs a C++ compiler; 30 minutes here at low priority on 2 busy cores). The backend and version used are
+# printed; xllamacpp's wheel does not record which llama.cpp commit it carries. LLAMACPP_BACKEND=llama_cpp forces the
+# fallback.
 #
 # Usage: scripts/check-llamacpp.sh EMEND_BINARY [--types "f32 q8_0 q6_k q5_k q4_k keep"] [--records N] [--out DIR]
 #                                                [--data REQUESTS.json]
 # Requests: --data, else ../shared/data/counterfact_easyedit/counterfact-edit.json when present, else the demo's
 # bundled demo/facts.json (3 requests, as `make demo` uses). The default model must be in the model cache
-# (scripts/setup.sh or `emend pull smollm2`). One run of the defaults took 13 minutes on 2 cores shared with other
-# work (load average 10–15), the wheel install included: about 10 s per edit, the rest mostly llama.cpp, whose
-# spinning threads suffer most from the sharing. The speeds are only meaningful on a quiet machine; the load average
-# before the speed runs is printed with them.
-# Writes DIR/edited-TYPE.gguf, the continuations as JSON, and both tables to DIR/llamacpp-check.md.
+# (scripts/setup.sh or `emend pull smollm2`). A run of the defaults took 7–9 minutes on 2 cores shared with other
+# work (load average ~10), 13 with the wheel install at load 15: about 10 s per edit, the rest mostly llama.cpp,
+# whose spinning threads suffer most from the sharing. The speeds are only meaningful on a quiet machine; the load
+# average before the speed runs is printed with them.
+# Writes DIR (default $EMEND_HOME/llamacpp-check)/edited-TYPE.gguf, the continuations as JSON, and both tables to
+# DIR/llamacpp-check.md.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -73,7 +76,7 @@ ensure_llamacpp() {
     echo "== Installing llama.cpp into $venv (xllamacpp wheel) =="
     if "$venv/bin/python" -m pip install --quiet xllamacpp && py backend > /dev/null; then return; fi
   fi
-  echo "== Building llama-cpp-python from source into $venv (about 8 minutes on 2 cores) =="
+  echo "== Building llama-cpp-python from source into $venv (tens of minutes on 2 cores) =="
   "$venv/bin/python" -m pip install --quiet --no-binary llama-cpp-python llama-cpp-python
 }
 
