@@ -11,12 +11,11 @@ Subcommands (each prints or writes JSON so the shell script stays a plain loop):
   report DIR UNEDITED EDITED TYPES...       score the continuations, print both tables, write DIR/llamacpp-check.md
 
 llama.cpp is reached through the first binding that imports: xllamacpp (prebuilt wheel; it embeds llama-server,
-whose completion handler we call in-process, no HTTP), else llama-cpp-python (built from source). The environment
-variable LLAMACPP_BACKEND=xllamacpp|llama_cpp forces one.
+whose completion handler we call in-process; the server also listens on a free 127.0.0.1 port, unused here), else
+llama-cpp-python (built from source). The environment variable LLAMACPP_BACKEND=xllamacpp|llama_cpp forces one.
 """
 import json
 import os
-import re
 import subprocess
 import sys
 import time
@@ -135,6 +134,7 @@ def cmd_prompts(path, n, out):
         data = [json.loads(line) for line in text.splitlines() if line.strip()]
     rows = [dict(zip(("prompt", "target"), request_prompt(r))) for r in data[:int(n)]]
     json.dump(rows, open(out, "w"), indent=1)
+    print(len(rows))  # fewer than asked where the file is short (the demo's 3 facts)
 
 
 # ---------------------------------------------------------------- continuations

@@ -111,8 +111,9 @@ main() {
   ensure_llamacpp
   echo "llama.cpp backend: $(py backend)"
   echo "Emend: $("$emend" --version) ($emend)"
-  echo "requests: first $records of $data"
-  py prompts "$data" "$records" "$out/prompts.json"
+  local n
+  n=$(py prompts "$data" "$records" "$out/prompts.json")  # a bare assignment, so that set -e sees a failure
+  echo "requests: the first $n of $data"
   for type in $types; do check_type "$type"; done
   py long-prompt "$emend" "$model" "$out/long-prompt.txt"
   local first=${types%% *}
