@@ -28,9 +28,9 @@
 #                                                [--data REQUESTS.json]
 # Requests: --data, else ../shared/data/counterfact_easyedit/counterfact-edit.json when present, else the demo's
 # bundled demo/facts.json (3 requests, as `make demo` uses). The default model must be in the model cache
-# (scripts/setup.sh or `emend pull smollm2`). A run of the defaults took 7–9 minutes on 2 cores shared with other
-# work (load average ~10), 13 with the wheel install at load 15: about 10 s per edit, the rest mostly llama.cpp,
-# whose spinning threads suffer most from the sharing. The speeds are only meaningful on a quiet machine; the load
+# (scripts/setup.sh or `emend pull smollm2`). A run of the defaults took 2 minutes on 2 cores at load average 2.4,
+# 6–9 minutes at load 7–10 (other work on the same cores), 13 with the wheel install at load 15: about 10 s per
+# edit, the rest mostly llama.cpp, whose spinning threads suffer most from the sharing. The speeds are only meaningful on a quiet machine; the load
 # average before the speed runs is printed with them.
 # Writes DIR (default $EMEND_HOME/llamacpp-check)/edited-TYPE.gguf, the continuations as JSON, and both tables to
 # DIR/llamacpp-check.md.
