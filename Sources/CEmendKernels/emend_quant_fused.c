@@ -45,10 +45,14 @@ INLINE void store(float *p, f32x16 v) { memcpy(p, &v, 64); }
 /// 16 bytes as 16 lanes of int32 (zero-extended).
 INLINE i32x16 bytes16(const uint8_t *p) { u8x16 v; memcpy(&v, p, 16); return __builtin_convertvector(v, i32x16); }
 INLINE f32x16 f32(i32x16 v) { return __builtin_convertvector(v, f32x16); }
+typedef float f32x8 __attribute__((ext_vector_type(8)));
+typedef float f32x4 __attribute__((ext_vector_type(4)));
+/// The sum of the 16 lanes, by halving (stays in registers).
 INLINE float hsum(f32x16 v) {
-    float s = 0;
-    for (int i = 0; i < 16; i++) s += v[i];
-    return s;
+    const f32x8 a = __builtin_shufflevector(v, v, 0, 1, 2, 3, 4, 5, 6, 7)
+                  + __builtin_shufflevector(v, v, 8, 9, 10, 11, 12, 13, 14, 15);
+    const f32x4 b = __builtin_shufflevector(a, a, 0, 1, 2, 3) + __builtin_shufflevector(a, a, 4, 5, 6, 7);
+    return (b[0] + b[2]) + (b[1] + b[3]);
 }
 
 static const i32x16 lane = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
@@ -205,28 +209,33 @@ INLINE void unit(const int type, const uint8_t *b, int j, f32x16 *lo, f32x16 *hi
 
 // MARK: - Drivers (type and row count constant)
 
-/// y[r, o] = Σ_c x[r, c]·W[o, c] for r < NR, o in [o0, o1): per output, 2·NR accumulators over its blocks.
+/// y[r, o] = Σ_c x[r, c]·W[o, c] for r < NR, o in [o0, o1). Per output and row of x, two accumulators (a unit's
+/// halves); at one or two rows, two more for odd units, so that the additions into one accumulator (4 cycles apart)
+/// do not limit the loop, and at three or four two only, so that 2·NR accumulators stay in registers.
 INLINE void forward_rows(const int type, const int NR, const uint8_t *w, long rb, long in, long o0, long o1,
                          const float *x, long ldx, float *y, long ldy) {
     int upb, bytes;
     unit_layout(type, &upb, &bytes);
-    const long blocks = in / (32 * upb);
+    const long units = in / 32;
+    const int step = upb == 1 ? 2 : upb;  // units per pass: two legacy blocks, or one k-quant block
     for (long o = o0; o < o1; o++) {
         const uint8_t *row = w + o * rb;
-        f32x16 acc[4][2] = {{0}};
-        for (long bi = 0; bi < blocks; bi++) {
-            const uint8_t *blk = row + bi * bytes;
-            const float *xb = x + bi * 32 * upb;
-            for (int j = 0; j < upb; j++) {
+        const int odd = NR <= 2 ? 2 : 0;  // where odd units' accumulators start
+        f32x16 acc[4][4] = {{0}};
+        for (long u = 0; u < units; u += step) {
+#pragma clang loop unroll(full)
+            for (int j = 0; j < step; j++) {
+                if (upb == 1 && u + j == units) break;  // an odd last legacy block (k-quant rows are whole blocks)
                 f32x16 lo, hi;
-                unit(type, blk, j, &lo, &hi);
+                unit(type, row + (u + j) / upb * bytes, j % upb, &lo, &hi);
+                const float *xu = x + 32 * (u + j);
                 for (int r = 0; r < NR; r++) {
-                    acc[r][0] += lo * load(xb + r * ldx + 32 * j);
-                    acc[r][1] += hi * load(xb + r * ldx + 32 * j + 16);
+                    acc[r][odd * (j & 1)] += lo * load(xu + r * ldx);
+                    acc[r][odd * (j & 1) + 1] += hi * load(xu + r * ldx + 16);
                 }
             }
         }
-        for (int r = 0; r < NR; r++) y[r * ldy + o] = hsum(acc[r][0] + acc[r][1]);
+        for (int r = 0; r < NR; r++) y[r * ldy + o] = hsum((acc[r][0] + acc[r][1]) + (acc[r][2] + acc[r][3]));
     }
 }
 
