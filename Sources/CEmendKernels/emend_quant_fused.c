@@ -39,7 +39,29 @@ typedef int8_t   i8x16  __attribute__((ext_vector_type(16)));
 
 INLINE uint16_t rd16(const uint8_t *p) { uint16_t v; memcpy(&v, p, 2); return v; }
 INLINE uint32_t rd32(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4); return v; }
-INLINE float half(const uint8_t *p) { _Float16 f; memcpy(&f, p, 2); return (float)f; }
+/// IEEE binary16 → binary32, exact. `level` ≥ 1 (F16C, or any arm64): the hardware conversion; the x86-64 baseline
+/// has none (a library call per value), so there the bits are moved into place: exponent and fraction shifted up by
+/// 13 and scaled by 2¹¹² (2^(127 − 15)), which also makes half subnormals exact; infinities and NaNs keep an
+/// all-ones exponent.
+INLINE float half(const int level, const uint8_t *p) {
+#if defined(__x86_64__)
+    if (level == 0) {
+        const uint32_t h = rd16(p), em = h & 0x7FFF;
+        uint32_t bits = em << 13;
+        float f;
+        memcpy(&f, &bits, 4);
+        f *= 0x1p112f;
+        memcpy(&bits, &f, 4);
+        if (em >= 0x7C00) bits = em << 13 | 0x7F800000;
+        bits |= (h & 0x8000) << 16;
+        memcpy(&f, &bits, 4);
+        return f;
+    }
+#endif
+    _Float16 f;
+    memcpy(&f, p, 2);
+    return (float)f;
+}
 INLINE f32x16 load(const float *p) { f32x16 v; memcpy(&v, p, 64); return v; }
 INLINE void store(float *p, f32x16 v) { memcpy(p, &v, 64); }
 /// 16 bytes as 16 lanes of int32 (zero-extended).
@@ -61,24 +83,24 @@ static const i32x16 lane = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15
 
 // Q4_0 (32 elements, 18 B): d:f16, qs[16]. Element j < 16 is the low nibble of qs[j], element 16 + j its high
 // nibble; x = (q − 8)·d = q·d − 8d.
-INLINE void unit_q4_0(const uint8_t *b, f32x16 *lo, f32x16 *hi) {
-    const float d = half(b), m = -8 * d;
+INLINE void unit_q4_0(const int level, const uint8_t *b, f32x16 *lo, f32x16 *hi) {
+    const float d = half(level, b), m = -8 * d;
     const i32x16 q = bytes16(b + 2);
     *lo = f32(q & 0xF) * d + m;
     *hi = f32(q >> 4) * d + m;
 }
 
 // Q4_1 (32, 20 B): d, m:f16, qs[16]; nibbles as Q4_0; x = q·d + m.
-INLINE void unit_q4_1(const uint8_t *b, f32x16 *lo, f32x16 *hi) {
-    const float d = half(b), m = half(b + 2);
+INLINE void unit_q4_1(const int level, const uint8_t *b, f32x16 *lo, f32x16 *hi) {
+    const float d = half(level, b), m = half(level, b + 2);
     const i32x16 q = bytes16(b + 4);
     *lo = f32(q & 0xF) * d + m;
     *hi = f32(q >> 4) * d + m;
 }
 
 // Q5_0 (32, 22 B): d, qh:u32, qs[16]; element j's fifth bit is bit j of qh; x = (q − 16)·d.
-INLINE void unit_q5_0(const uint8_t *b, f32x16 *lo, f32x16 *hi) {
-    const float d = half(b), m = -16 * d;
+INLINE void unit_q5_0(const int level, const uint8_t *b, f32x16 *lo, f32x16 *hi) {
+    const float d = half(level, b), m = -16 * d;
     const u32x16 qh = (u32x16)rd32(b + 2);
     const i32x16 q = bytes16(b + 6);
     const i32x16 h0 = (i32x16)((qh >> (u32x16)lane) & 1) << 4, h1 = (i32x16)((qh >> (u32x16)(lane + 16)) & 1) << 4;
@@ -87,8 +109,8 @@ INLINE void unit_q5_0(const uint8_t *b, f32x16 *lo, f32x16 *hi) {
 }
 
 // Q5_1 (32, 24 B): d, m, qh:u32, qs[16]; bits as Q5_0; x = q·d + m.
-INLINE void unit_q5_1(const uint8_t *b, f32x16 *lo, f32x16 *hi) {
-    const float d = half(b), m = half(b + 2);
+INLINE void unit_q5_1(const int level, const uint8_t *b, f32x16 *lo, f32x16 *hi) {
+    const float d = half(level, b), m = half(level, b + 2);
     const u32x16 qh = (u32x16)rd32(b + 4);
     const i32x16 q = bytes16(b + 8);
     const i32x16 h0 = (i32x16)((qh >> (u32x16)lane) & 1) << 4, h1 = (i32x16)((qh >> (u32x16)(lane + 16)) & 1) << 4;
@@ -97,8 +119,8 @@ INLINE void unit_q5_1(const uint8_t *b, f32x16 *lo, f32x16 *hi) {
 }
 
 // Q8_0 (32, 34 B): d, qs:i8[32]; x = q·d.
-INLINE void unit_q8_0(const uint8_t *b, f32x16 *lo, f32x16 *hi) {
-    const float d = half(b);
+INLINE void unit_q8_0(const int level, const uint8_t *b, f32x16 *lo, f32x16 *hi) {
+    const float d = half(level, b);
     i8x16 q0, q1;
     memcpy(&q0, b + 2, 16);
     memcpy(&q1, b + 18, 16);
@@ -121,10 +143,10 @@ INLINE void scale_min(int j, const uint8_t *s, float *sc, float *m) {
 
 // Q4_K (256, 144 B): d, dmin:f16, scales[12], qs[128]. Unit j (sub-block j) reads the 32 bytes qs[32·(j/2)…]:
 // their low nibbles for even j, high for odd; x = (d·sc_j)·q − dmin·m_j.
-INLINE void unit_q4_k(const uint8_t *b, int j, f32x16 *lo, f32x16 *hi) {
+INLINE void unit_q4_k(const int level, const uint8_t *b, int j, f32x16 *lo, f32x16 *hi) {
     float sc, mn;
     scale_min(j, b + 4, &sc, &mn);
-    const float d = half(b) * sc, m = -(half(b + 2) * mn);
+    const float d = half(level, b) * sc, m = -(half(level, b + 2) * mn);
     const uint8_t *qs = b + 16 + 32 * (j / 2);
     const int shift = 4 * (j & 1);
     *lo = f32((bytes16(qs) >> shift) & 0xF) * d + m;
@@ -132,10 +154,10 @@ INLINE void unit_q4_k(const uint8_t *b, int j, f32x16 *lo, f32x16 *hi) {
 }
 
 // Q5_K (256, 176 B): as Q4_K with qh[32] before qs: element l of unit j takes bit j of qh[l] as its fifth bit.
-INLINE void unit_q5_k(const uint8_t *b, int j, f32x16 *lo, f32x16 *hi) {
+INLINE void unit_q5_k(const int level, const uint8_t *b, int j, f32x16 *lo, f32x16 *hi) {
     float sc, mn;
     scale_min(j, b + 4, &sc, &mn);
-    const float d = half(b) * sc, m = -(half(b + 2) * mn);
+    const float d = half(level, b) * sc, m = -(half(level, b + 2) * mn);
     const uint8_t *qh = b + 16, *qs = b + 48 + 32 * (j / 2);
     const int shift = 4 * (j & 1);
     *lo = f32(((bytes16(qs) >> shift) & 0xF) | (((bytes16(qh) >> j) & 1) << 4)) * d + m;
@@ -145,11 +167,11 @@ INLINE void unit_q5_k(const uint8_t *b, int j, f32x16 *lo, f32x16 *hi) {
 // Q6_K (256, 210 B): ql[128], qh[64], scales:i8[16], d:f16. Unit j lies in half h = j/4 (ql + 64h, qh + 32h,
 // scales + 8h) as quarter k = j%4: element l < 32 is nibble k/2 of ql[32·(k%2) + l], plus bits 2k…2k+1 of qh[l]
 // as bits 4–5; x = (d·sc)·(q − 32), sc = scales[2k] for l < 16 and scales[2k + 1] above.
-INLINE void unit_q6_k(const uint8_t *b, int j, f32x16 *lo, f32x16 *hi) {
+INLINE void unit_q6_k(const int level, const uint8_t *b, int j, f32x16 *lo, f32x16 *hi) {
     const int h = j / 4, k = j % 4;
     const uint8_t *ql = b + 64 * h + 32 * (k & 1), *qh = b + 128 + 32 * h;
     const int8_t *sc = (const int8_t *)(b + 192 + 8 * h) + 2 * k;
-    const float d = half(b + 208), d0 = d * (float)sc[0], d1 = d * (float)sc[1];
+    const float d = half(level, b + 208), d0 = d * (float)sc[0], d1 = d * (float)sc[1];
     const int shift = 4 * (k >> 1);
     const i32x16 q0 = ((bytes16(ql) >> shift) & 0xF) | (((bytes16(qh) >> (2 * k)) & 3) << 4);
     const i32x16 q1 = ((bytes16(ql + 16) >> shift) & 0xF) | (((bytes16(qh + 16) >> (2 * k)) & 3) << 4);
@@ -158,12 +180,26 @@ INLINE void unit_q6_k(const uint8_t *b, int j, f32x16 *lo, f32x16 *hi) {
 }
 
 // F16 (1, 2 B) and BF16 (1, 2 B): a unit is 32 consecutive values. BF16 is the high half of a Float32.
-INLINE void unit_f16(const uint8_t *b, f32x16 *lo, f32x16 *hi) {
-    f16x16 h0, h1;
-    memcpy(&h0, b, 32);
-    memcpy(&h1, b + 32, 32);
-    *lo = __builtin_convertvector(h0, f32x16);
-    *hi = __builtin_convertvector(h1, f32x16);
+/// 16 halves → Float32, as `half` does one (the moved bits on the x86-64 baseline).
+INLINE f32x16 halves16(const int level, const uint8_t *p) {
+#if defined(__x86_64__)
+    if (level == 0) {
+        u16x16 h;
+        memcpy(&h, p, 32);
+        const u32x16 h32 = __builtin_convertvector(h, u32x16), em = h32 & 0x7FFF;
+        const u32x16 scaled = (u32x16)((f32x16)(em << 13) * 0x1p112f);
+        const u32x16 bits = (em >= 0x7C00) ? (em << 13 | 0x7F800000) : scaled;
+        return (f32x16)(bits | (h32 & 0x8000) << 16);
+    }
+#endif
+    f16x16 h;
+    memcpy(&h, p, 32);
+    return __builtin_convertvector(h, f32x16);
+}
+
+INLINE void unit_f16(const int level, const uint8_t *b, f32x16 *lo, f32x16 *hi) {
+    *lo = halves16(level, b);
+    *hi = halves16(level, b + 32);
 }
 
 INLINE void unit_bf16(const uint8_t *b, f32x16 *lo, f32x16 *hi) {
@@ -191,18 +227,18 @@ INLINE void unit_layout(int type, int *units, int *bytes) {
 }
 
 /// Unit j of the block at b (type and j are constants after inlining).
-INLINE void unit(const int type, const uint8_t *b, int j, f32x16 *lo, f32x16 *hi) {
+INLINE void unit(const int level, const int type, const uint8_t *b, int j, f32x16 *lo, f32x16 *hi) {
     switch (type) {
-    case T_F16:  unit_f16(b, lo, hi); return;
+    case T_F16:  unit_f16(level, b, lo, hi); return;
     case T_BF16: unit_bf16(b, lo, hi); return;
-    case T_Q4_0: unit_q4_0(b, lo, hi); return;
-    case T_Q4_1: unit_q4_1(b, lo, hi); return;
-    case T_Q5_0: unit_q5_0(b, lo, hi); return;
-    case T_Q5_1: unit_q5_1(b, lo, hi); return;
-    case T_Q8_0: unit_q8_0(b, lo, hi); return;
-    case T_Q4_K: unit_q4_k(b, j, lo, hi); return;
-    case T_Q5_K: unit_q5_k(b, j, lo, hi); return;
-    case T_Q6_K: unit_q6_k(b, j, lo, hi); return;
+    case T_Q4_0: unit_q4_0(level, b, lo, hi); return;
+    case T_Q4_1: unit_q4_1(level, b, lo, hi); return;
+    case T_Q5_0: unit_q5_0(level, b, lo, hi); return;
+    case T_Q5_1: unit_q5_1(level, b, lo, hi); return;
+    case T_Q8_0: unit_q8_0(level, b, lo, hi); return;
+    case T_Q4_K: unit_q4_k(level, b, j, lo, hi); return;
+    case T_Q5_K: unit_q5_k(level, b, j, lo, hi); return;
+    case T_Q6_K: unit_q6_k(level, b, j, lo, hi); return;
     default:     *lo = 0; *hi = 0; return;
     }
 }
@@ -212,7 +248,7 @@ INLINE void unit(const int type, const uint8_t *b, int j, f32x16 *lo, f32x16 *hi
 /// y[r, o] = Σ_c x[r, c]·W[o, c] for r < NR, o in [o0, o1). Per output and row of x, two accumulators (a unit's
 /// halves); at one or two rows, two more for odd units, so that the additions into one accumulator (4 cycles apart)
 /// do not limit the loop, and at three or four two only, so that 2·NR accumulators stay in registers.
-INLINE void forward_rows(const int type, const int NR, const uint8_t *w, long rb, long in, long o0, long o1,
+INLINE void forward_rows(const int level, const int type, const int NR, const uint8_t *w, long rb, long in, long o0, long o1,
                          const float *x, long ldx, float *y, long ldy) {
     int upb, bytes;
     unit_layout(type, &upb, &bytes);
@@ -227,7 +263,7 @@ INLINE void forward_rows(const int type, const int NR, const uint8_t *w, long rb
             for (int j = 0; j < step; j++) {
                 if (upb == 1 && u + j == units) break;  // an odd last legacy block (k-quant rows are whole blocks)
                 f32x16 lo, hi;
-                unit(type, row + (u + j) / upb * bytes, j % upb, &lo, &hi);
+                unit(level, type, row + (u + j) / upb * bytes, j % upb, &lo, &hi);
                 const float *xu = x + 32 * (u + j);
                 for (int r = 0; r < NR; r++) {
                     acc[r][odd * (j & 1)] += lo * load(xu + r * ldx);
@@ -243,7 +279,7 @@ enum { STRIP = 128 };  // columns of dx kept in accumulators by backward (4 unit
 
 /// dx[r, c] = Σ_o g[r, o]·W[o, c] for r < NR, c in [c0, c1) (on block bounds), o < out: a strip of up to STRIP
 /// columns at a time, every row of W added into it.
-INLINE void backward_rows(const int type, const int NR, const uint8_t *w, long rb, long out, long c0, long c1,
+INLINE void backward_rows(const int level, const int type, const int NR, const uint8_t *w, long rb, long out, long c0, long c1,
                           const float *g, long ldg, float *dx, long lddx) {
     int upb, bytes;
     unit_layout(type, &upb, &bytes);
@@ -257,7 +293,7 @@ INLINE void backward_rows(const int type, const int NR, const uint8_t *w, long r
             for (int u = 0; u < units; u++) {
                 const long cu = c / 32 + u;  // the unit's index in the row
                 f32x16 lo, hi;
-                unit(type, row + cu / upb * bytes, (int)(cu % upb), &lo, &hi);
+                unit(level, type, row + cu / upb * bytes, (int)(cu % upb), &lo, &hi);
                 for (int r = 0; r < NR; r++) {
                     acc[r][2 * u] += lo * gs[r];
                     acc[r][2 * u + 1] += hi * gs[r];
@@ -300,18 +336,18 @@ INLINE void backward_rows(const int type, const int NR, const uint8_t *w, long r
     default: break;                                                                   \
     }
 
-INLINE void forward_units(int type, const uint8_t *w, long rb, long in, long o0, long o1,
+INLINE void forward_units(const int level, int type, const uint8_t *w, long rb, long in, long o0, long o1,
                           const float *x, long rows, long ldx, float *y, long ldy) {
-#define FWD_NR(NR) forward_rows(T, NR, w, rb, in, o0, o1, x + r0 * ldx, ldx, y + r0 * ldy, ldy)
+#define FWD_NR(NR) forward_rows(level, T, NR, w, rb, in, o0, o1, x + r0 * ldx, ldx, y + r0 * ldy, ldy)
 #define FWD_TYPE(TYPE) { const int T = TYPE; BY_ROWS(FWD_NR, rows, ldx) }
     BY_TYPE(FWD_TYPE)
 #undef FWD_NR
 #undef FWD_TYPE
 }
 
-INLINE void backward_units(int type, const uint8_t *w, long rb, long out, long c0, long c1,
+INLINE void backward_units(const int level, int type, const uint8_t *w, long rb, long out, long c0, long c1,
                            const float *g, long rows, long ldg, float *dx, long lddx) {
-#define BWD_NR(NR) backward_rows(T, NR, w, rb, out, c0, c1, g + r0 * ldg, ldg, dx + r0 * lddx + c0, lddx)
+#define BWD_NR(NR) backward_rows(level, T, NR, w, rb, out, c0, c1, g + r0 * ldg, ldg, dx + r0 * lddx + c0, lddx)
 #define BWD_TYPE(TYPE) { const int T = TYPE; BY_ROWS(BWD_NR, rows, ldg) }
     BY_TYPE(BWD_TYPE)
 #undef BWD_NR
@@ -326,43 +362,49 @@ INLINE void backward_units(int type, const uint8_t *w, long rb, long out, long c
 #if defined(__x86_64__)
 AVX512 static void forward_avx512(int type, const uint8_t *w, long rb, long in, long o0, long o1,
                                   const float *x, long rows, long ldx, float *y, long ldy) {
-    forward_units(type, w, rb, in, o0, o1, x, rows, ldx, y, ldy);
+    forward_units(2, type, w, rb, in, o0, o1, x, rows, ldx, y, ldy);
 }
 AVX2 static void forward_avx2(int type, const uint8_t *w, long rb, long in, long o0, long o1,
                               const float *x, long rows, long ldx, float *y, long ldy) {
-    forward_units(type, w, rb, in, o0, o1, x, rows, ldx, y, ldy);
+    forward_units(1, type, w, rb, in, o0, o1, x, rows, ldx, y, ldy);
 }
 AVX512 static void backward_avx512(int type, const uint8_t *w, long rb, long out, long c0, long c1,
                                    const float *g, long rows, long ldg, float *dx, long lddx) {
-    backward_units(type, w, rb, out, c0, c1, g, rows, ldg, dx, lddx);
+    backward_units(2, type, w, rb, out, c0, c1, g, rows, ldg, dx, lddx);
 }
 AVX2 static void backward_avx2(int type, const uint8_t *w, long rb, long out, long c0, long c1,
                                const float *g, long rows, long ldg, float *dx, long lddx) {
-    backward_units(type, w, rb, out, c0, c1, g, rows, ldg, dx, lddx);
+    backward_units(1, type, w, rb, out, c0, c1, g, rows, ldg, dx, lddx);
 }
 #endif
 static void forward_base(int type, const uint8_t *w, long rb, long in, long o0, long o1,
                          const float *x, long rows, long ldx, float *y, long ldy) {
-    forward_units(type, w, rb, in, o0, o1, x, rows, ldx, y, ldy);
+    forward_units(0, type, w, rb, in, o0, o1, x, rows, ldx, y, ldy);
 }
 static void backward_base(int type, const uint8_t *w, long rb, long out, long c0, long c1,
                           const float *g, long rows, long ldg, float *dx, long lddx) {
-    backward_units(type, w, rb, out, c0, c1, g, rows, ldg, dx, lddx);
+    backward_units(0, type, w, rb, out, c0, c1, g, rows, ldg, dx, lddx);
 }
 
-/// 2: AVX-512 (F, BW, VL, DQ), 1: AVX2 + FMA + F16C, 0: the baseline. EMEND_ISA_LIMIT caps it (tests, benchmarks).
-static int isa(void) {
-#if defined(__x86_64__) && !defined(EMEND_ISA_LIMIT)
+/// The best build this CPU runs: 2 AVX-512 (F, BW, VL, DQ), 1 AVX2 + FMA + F16C, 0 the baseline.
+static int detected_isa(void) {
+#if defined(__x86_64__)
     if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl")
         && __builtin_cpu_supports("avx512dq")) return 2;
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c")) return 1;
-    return 0;
-#elif defined(__x86_64__)
-    return EMEND_ISA_LIMIT;
-#else
-    return 0;
 #endif
+    return 0;
 }
+
+static int isa_cap = 2;  // set by emend_quant_isa, so that tests and benchmarks can run the narrower builds
+
+int emend_quant_isa(int cap) {
+    if (cap >= 0) __atomic_store_n(&isa_cap, cap, __ATOMIC_RELAXED);
+    const int c = __atomic_load_n(&isa_cap, __ATOMIC_RELAXED), d = detected_isa();
+    return c < d ? c : d;
+}
+
+static int isa(void) { return emend_quant_isa(-1); }
 
 // MARK: - Generic path (F32, and F16/BF16 rows that are not whole units)
 

@@ -72,6 +72,34 @@ final class WeightMatrixBlocksTests: XCTestCase {
         }
     }
 
+    /// Every build of the fused kernels this CPU runs (AVX-512, AVX2 + FMA + F16C, the portable baseline), every
+    /// type, 1…9 rows (groups of 4 and the rest), rows of an odd number of 32-element units and F16/BF16 rows that
+    /// are not whole units: equal to Float64 products on the reference-dequantised matrix within the bound above.
+    func testFusedProducts_EveryKernelBuildMatchesFloat64() throws {
+        var rng = SeededGenerator(seed: 94)
+        defer { WeightMatrix.capFusedKernelLevel(2) }
+        for level in 0...WeightMatrix.fusedKernelLevel {
+            XCTAssertEqual(WeightMatrix.capFusedKernelLevel(level), level)
+            for s in WeightStorage.allCases {
+                let widths = s.blockSize == 256 ? [512] : s.blockSize == 32 ? [288] : [288, 40]
+                for inputs in widths {
+                    let outputs = 37
+                    let (w, dense) = try randomStored(s, outputs: outputs, inputs: inputs, using: &rng)
+                    let w64 = dense.map(Double.init)
+                    for rows in [1, 2, 3, 4, 9] {
+                        let x = Tensor.randomNormal([rows, inputs], using: &rng)
+                        let g = Tensor.randomNormal([rows, outputs], using: &rng)
+                        let case_ = "\(s) W [\(outputs), \(inputs)] rows \(rows) kernel build \(level)"
+                        assertRelativelyClose(w.forward(x, kernel: .fused), product64(x, w64, n: outputs, transposeB: true),
+                                              "forward \(case_)")
+                        assertRelativelyClose(w.backward(g, kernel: .fused), product64(g, w64, n: inputs, transposeB: false),
+                                              "backward \(case_)")
+                    }
+                }
+            }
+        }
+    }
+
     /// forward/backward without a kernel pick the same results; zero rows give empty outputs.
     func testStoredProducts_DefaultKernelAndEmptyInputs() throws {
         var rng = SeededGenerator(seed: 92)
