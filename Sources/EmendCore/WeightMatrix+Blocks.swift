@@ -8,13 +8,16 @@
 //          (16 MB at In 8192), whatever the size of W.
 //   fused (few rows, R ≤ `fusedRowLimit` = 4): the C kernels (emend_quant_fused.c) decode 32 elements of W at a time
 //          into vector registers, per type, and use them at once with every row of x (forward, split over output
-//          rows) or add them, scaled, into every row of dx (backward, split over column blocks). Nothing is written
-//          but the output. Split over the threads only above `fusedSplitWork` multiply-adds per thread.
+//          rows) or add them, scaled, into every row of dx (backward, split over column blocks, or over W's rows
+//          into one dx per thread when W is larger than `fusedBackwardRowSplitBytes`). Nothing else is written.
+//          Split over the threads only above `fusedSplitWork` multiply-adds per thread. `EmendBench weights`, 1 row,
+//          one thread: Q4_1 60, Q8_0 70, Q4_K 45, Q6_K 36 GFLOP/s (W [1536, 576], AVX-512).
 //   F32 stored: the bytes are W itself; both products go to BLAS directly on them.
 // Accuracy: the dequantised values are exactly ggml's; the products differ from a Float32 product on the dequantised
 // matrix only in the order of accumulation.
 
 import CEmendKernels
+import Dispatch
 
 extension WeightMatrix {
     /// Which product kernel runs on stored blocks.
@@ -135,12 +138,34 @@ extension WeightMatrix {
         let w = SendableConstPointer(b.bytes.baseAddress!.assumingMemoryBound(to: UInt8.self))
         let gs = SendableConstPointer(g), ds = SendablePointer(dx)
         let (n, out, type, bs) = (inputs, outputs, s.rawValue, s.blockSize)
+        let chunks = min(emendThreadCount, outputs * inputs * rows / Self.fusedSplitWork)
+        if chunks > 1 && b.bytes.count > Self.fusedBackwardRowSplitBytes {
+            // A large W: each thread streams whole rows of its own range of W into its own dx, summed at the end
+            // (split over columns, each thread read half of every row, at a quarter of the speed; W [14336, 4096]).
+            let rowBytes = b.bytes.count / outputs, size = (outputs + chunks - 1) / chunks, part = rows * n
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: chunks * part) { partials in
+                let ps = SendablePointer(partials.baseAddress!)
+                DispatchQueue.concurrentPerform(iterations: chunks) { c in
+                    let o0 = min(out, c * size), o1 = min(out, o0 + size)
+                    let rc = emend_quant_backward(type, w.base + o0 * rowBytes, n, o1 - o0, 0, n,
+                                                  gs.base + o0, rows, out, ps.base + c * part, n)
+                    precondition(rc == 0, "emend_quant_backward refused \(s) [\(out), \(n)]")
+                }
+                for i in 0..<part { dx[i] = partials[i] }
+                for c in 1..<chunks { for i in 0..<part { dx[i] += partials[c * part + i] } }
+            }
+            return
+        }
         parallelRanges(inputs / bs, grain: max(1, Self.fusedSplitWork / max(outputs * bs * rows, 1))) { cb in
             let rc = emend_quant_backward(type, w.base, n, out, cb.lowerBound * bs, cb.upperBound * bs,
                                           gs.base, rows, out, ds.base, n)
             precondition(rc == 0, "emend_quant_backward refused \(s) [\(out), \(n)]")
         }
     }
+
+    /// Bytes of W above which the fused backward splits W's rows over the threads (each summing into its own dx)
+    /// rather than its columns: about where W leaves the last-level cache.
+    static let fusedBackwardRowSplitBytes = 8 << 20
 
     private func tiledBackward(_ s: WeightStorage, _ b: WeightBytes, _ g: UnsafePointer<Float>, rows: Int,
                                _ dx: UnsafeMutablePointer<Float>) {

@@ -100,6 +100,21 @@ final class WeightMatrixBlocksTests: XCTestCase {
         }
     }
 
+    /// A W larger than `fusedBackwardRowSplitBytes` (Q8_0 [4100, 2048], 8.9 MB), whose fused backward splits W's rows
+    /// over the threads and sums their dx: both products equal Float64 products within the bound above.
+    func testFusedProducts_LargeMatrixRowSplit() throws {
+        var rng = SeededGenerator(seed: 95)
+        let (outputs, inputs) = (4100, 2048)
+        let (w, dense) = try randomStored(.q8_0, outputs: outputs, inputs: inputs, using: &rng)
+        XCTAssertGreaterThan(w.weightBytes, WeightMatrix.fusedBackwardRowSplitBytes)
+        let w64 = dense.map(Double.init)
+        for rows in [1, 3] {
+            let x = Tensor.randomNormal([rows, inputs], using: &rng), g = Tensor.randomNormal([rows, outputs], using: &rng)
+            assertRelativelyClose(w.forward(x), product64(x, w64, n: outputs, transposeB: true), "forward Q8_0 rows \(rows)")
+            assertRelativelyClose(w.backward(g), product64(g, w64, n: inputs, transposeB: false), "backward Q8_0 rows \(rows)")
+        }
+    }
+
     /// forward/backward without a kernel pick the same results; zero rows give empty outputs.
     func testStoredProducts_DefaultKernelAndEmptyInputs() throws {
         var rng = SeededGenerator(seed: 92)
