@@ -40,7 +40,9 @@ typedef _Float16 f16x16 __attribute__((ext_vector_type(16)));
 typedef uint8_t  u8x16  __attribute__((ext_vector_type(16)));
 typedef int8_t   i8x16  __attribute__((ext_vector_type(16)));
 
+#if defined(__x86_64__)
 INLINE uint16_t rd16(const uint8_t *p) { uint16_t v; memcpy(&v, p, 2); return v; }
+#endif
 INLINE uint32_t rd32(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4); return v; }
 /// IEEE binary16 → binary32, exact. `level` ≥ 1 (F16C, or any arm64): the hardware conversion; the x86-64 baseline
 /// has none (a library call per value), so there the bits are moved into place: exponent and fraction shifted up by
