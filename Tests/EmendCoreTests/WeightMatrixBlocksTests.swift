@@ -100,11 +100,11 @@ final class WeightMatrixBlocksTests: XCTestCase {
         }
     }
 
-    /// A W larger than `fusedBackwardRowSplitBytes` (Q8_0 [4100, 2048], 8.9 MB), whose fused backward splits W's rows
+    /// A W larger than `fusedBackwardRowSplitBytes` (Q8_0 [6001, 2048], 13.1 MB), whose fused backward splits W's rows
     /// over the threads and sums their dx: both products equal Float64 products within the bound above.
     func testFusedProducts_LargeMatrixRowSplit() throws {
         var rng = SeededGenerator(seed: 95)
-        let (outputs, inputs) = (4100, 2048)
+        let (outputs, inputs) = (6001, 2048)
         let (w, dense) = try randomStored(.q8_0, outputs: outputs, inputs: inputs, using: &rng)
         XCTAssertGreaterThan(w.weightBytes, WeightMatrix.fusedBackwardRowSplitBytes)
         let w64 = dense.map(Double.init)
