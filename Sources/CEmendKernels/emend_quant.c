@@ -9,8 +9,8 @@
 //   Q5_K (256, 176 B): as Q4_K plus qh[32], each element's fifth bit
 //   Q6_K (256, 210 B): ql[128] (low 4 bits), qh[64] (high 2 bits), scales:i8[16], d:f16;  x = (d·sc)·(q − 32)
 // Goals in order: bit-exact with ggml's dequantize_row_* (and Emend's Swift reference), then fast. Exactness needs
-// every dequantising multiply and add rounded on its own, so that part of the file is compiled without fused
-// multiply-add (`fp contract(off)`); the dot products and axpys below it may fuse and reassociate freely.
+// every dequantising multiply and add rounded on its own, so this file is compiled without fused multiply-add
+// (`fp contract(off)`). The fused products (emend_quant_forward, emend_quant_backward) are in emend_quant_fused.c.
 #include "emend_quant.h"
 #include <string.h>
 
@@ -210,67 +210,5 @@ int emend_quant_dequantize(int type, const void *w, long in, long r0, long r1, l
     if (rb < 0) return -1;
     const uint8_t *base = (const uint8_t *)w;
     for (long r = r0; r < r1; r++) dequantize_span(type, base + r * rb, c0, c1 - c0, dst + (r - r0) * ldd);
-    return 0;
-}
-
-// MARK: - Fused products (contraction and reassociation allowed)
-
-#pragma clang fp contract(fast)
-
-enum { CHUNK = 256, GROUP = 8 };  // elements dequantised at a time (one k-quant block); rows of x per pass
-
-static inline float dot(const float *a, const float *b, long n) {
-#pragma clang fp reassociate(on)
-    float s = 0;
-    for (long i = 0; i < n; i++) s += a[i] * b[i];
-    return s;
-}
-
-static inline void axpy(float *y, float alpha, const float *x, long n) {
-    for (long i = 0; i < n; i++) y[i] += alpha * x[i];
-}
-
-CLONES
-int emend_quant_forward(int type, const void *w, long in, long o0, long o1,
-                        const float *x, long rows, long ldx, float *y, long ldy) {
-    const long rb = checked_row_bytes(type, in, 0, in);
-    if (rb < 0) return -1;
-    const uint8_t *base = (const uint8_t *)w;
-    float buf[CHUNK] __attribute__((aligned(64)));
-    for (long r0 = 0; r0 < rows; r0 += GROUP) {
-        const long nr = rows - r0 < GROUP ? rows - r0 : GROUP;
-        for (long o = o0; o < o1; o++) {
-            float acc[GROUP] = {0};
-            for (long c = 0; c < in; c += CHUNK) {
-                const long n = in - c < CHUNK ? in - c : CHUNK;
-                dequantize_span(type, base + o * rb, c, n, buf);
-                for (long r = 0; r < nr; r++) acc[r] += dot(buf, x + (r0 + r) * ldx + c, n);
-            }
-            for (long r = 0; r < nr; r++) y[(r0 + r) * ldy + o] = acc[r];
-        }
-    }
-    return 0;
-}
-
-CLONES
-int emend_quant_backward(int type, const void *w, long in, long out, long c0, long c1,
-                         const float *g, long rows, long ldg, float *dx, long lddx) {
-    const long rb = checked_row_bytes(type, in, c0, c1);
-    if (rb < 0) return -1;
-    const uint8_t *base = (const uint8_t *)w;
-    float buf[CHUNK] __attribute__((aligned(64)));
-    float acc[GROUP * CHUNK] __attribute__((aligned(64)));
-    for (long r0 = 0; r0 < rows; r0 += GROUP) {
-        const long nr = rows - r0 < GROUP ? rows - r0 : GROUP;
-        for (long c = c0; c < c1; c += CHUNK) {
-            const long n = c1 - c < CHUNK ? c1 - c : CHUNK;
-            memset(acc, 0, sizeof(float) * (size_t)(nr * CHUNK));
-            for (long o = 0; o < out; o++) {
-                dequantize_span(type, base + o * rb, c, n, buf);
-                for (long r = 0; r < nr; r++) axpy(acc + r * CHUNK, g[(r0 + r) * ldg + o], buf, n);
-            }
-            for (long r = 0; r < nr; r++) memcpy(dx + (r0 + r) * lddx + c, acc + r * CHUNK, sizeof(float) * (size_t)n);
-        }
-    }
     return 0;
 }

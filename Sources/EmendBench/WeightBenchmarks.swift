@@ -8,6 +8,7 @@ import EmendCore
 import EmendTestSupport
 
 func runWeightBenchmarks() {
+    runFusedShapeBenchmarks()
     let (outputs, inputs) = (2048, 8192)
     var table = BenchTable("Stored weights W [\(outputs), \(inputs)]: GFLOP/s of x·Wᵀ and g·W (best of 5 interleaved runs)",
                            columns: ["type", "weight MB", "R", "x·Wᵀ", "g·W", "other kernel x·Wᵀ", "other kernel g·W",
@@ -37,5 +38,45 @@ func runWeightBenchmarks() {
                + "tile, then oneDNN/sgemm) above; 'other kernel' is the one not chosen. F32 stored runs BLAS on the bytes.")
     table.note("f32 = Float32 matmul on the dequantised matrix (\(MatmulBackend.usesOneDNN ? "oneDNN" : "OpenBLAS")), "
                + "weight \(fmt(Double(4 * outputs * inputs) / 1e6)) MB.")
+    table.print()
+}
+
+/// One-sequence generation: the fused kernels at 1 row on the shapes a decoding step runs, in each build of the kernels
+/// this CPU takes (AVX-512, AVX2, baseline), against the tiled kernel and a Float32 product, threads as in `emend`.
+/// Shapes: SmolLM2-135M (the default model, Q4_1 with a Q8_0 tied head): MLP up/gate 576→1536, down 1536→576,
+/// attention 576→576, head 576→49152 (also as Q4_1); Llama-3-8B's MLP (Q4_K_M files: Q4_K and Q6_K) 4096→14336.
+private func runFusedShapeBenchmarks() {
+    let cases: [(WeightStorage, Int, Int)] = [
+        (.q4_1, 1536, 576), (.q4_1, 576, 1536), (.q4_1, 576, 576), (.q8_0, 49152, 576), (.q4_1, 49152, 576),
+        (.q4_K, 14336, 4096), (.q6_K, 14336, 4096), (.q8_0, 14336, 4096),
+    ]
+    let best = WeightMatrix.fusedKernelLevel
+    let levels = (0...best).reversed().map { $0 }
+    let names = ["baseline", "AVX2", "AVX-512"]
+    var table = BenchTable("Fused kernels at 1 row (one-sequence generation): GFLOP/s of x·Wᵀ and g·W (best of 7 interleaved runs)",
+                           columns: ["type", "W [Out, In]", "weight MB"] + levels.flatMap { ["x·Wᵀ \(names[$0])", "g·W \(names[$0])"] }
+                           + ["tiled x·Wᵀ", "f32 x·Wᵀ"])
+    var rng = SeededGenerator(seed: 6)
+    for (s, outputs, inputs) in cases {
+        let bytes = randomBlockBytes(s, blocks: outputs * inputs / s.blockSize, using: &rng)
+        guard let w = try? WeightMatrix(storage: s, bytes: WeightBytes(bytes), outputs: outputs, inputs: inputs) else { continue }
+        let dense = WeightMatrix(w.dequantized())
+        let x = Tensor.randomNormal([1, inputs], using: &rng), g = Tensor.randomNormal([1, outputs], using: &rng)
+        // Each timed body repeats the product to about 20 MFLOP, so that a 576 × 576 product (10 µs) is not timer noise.
+        let flop = 2 * Double(outputs) * Double(inputs), reps = max(1, Int(2e7 / flop))
+        func repeated(_ f: @escaping () -> Void) -> () -> Void { { for _ in 0..<reps { f() } } }
+        func rates(_ bodies: [() -> Void]) -> [String] {
+            interleavedBestTimes(repetitions: 7, bodies.map(repeated)).map { fmt(flop * Double(reps) / $0 * 1e-9) }
+        }
+        var gflops: [String] = []
+        for level in levels {
+            WeightMatrix.capFusedKernelLevel(level)
+            gflops += rates([{ blackHole(w.forward(x, kernel: .fused)) }, { blackHole(w.backward(g, kernel: .fused)) }])
+        }
+        WeightMatrix.capFusedKernelLevel(best)
+        table.add([s.description, "[\(outputs), \(inputs)]", fmt(Double(w.weightBytes) / 1e6)] + gflops
+                  + rates([{ blackHole(w.forward(x, kernel: .tiled)) }, { blackHole(dense.forward(x)) }]))
+    }
+    table.note("threads: \(emendThreadCount) (EMEND_THREADS); a product is split over them above \(1 << 18) multiply-adds per thread.")
     table.print()
 }

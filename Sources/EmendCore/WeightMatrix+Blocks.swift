@@ -6,15 +6,18 @@
 //          dx[:, strip] = g · strip, so each output element is written once. The dequantisation of a tile is split
 //          over the threads; the product uses BLAS's own. Scratch: 4 MB, or 512 rows of W for 64+ rows of x
 //          (16 MB at In 8192), whatever the size of W.
-//   fused (few rows, R ≤ `fusedRowLimit` = 4): the C kernel dequantises one block into a stack buffer and dots it with
-//          every row of x (forward, split over output rows) or adds it, scaled, into every row of dx (backward, split
-//          over column blocks). Nothing is written but the output. `EmendBench weights` (Q4_K, W [2048, 8192]):
-//          ahead of tiled at 1 row (23 vs 18 GFLOP/s), about even at 4, behind at 10 (40 vs 80).
+//   fused (few rows, R ≤ `fusedRowLimit` = 4): the C kernels (emend_quant_fused.c) decode 32 elements of W at a time
+//          into vector registers, per type, and use them at once with every row of x (forward, split over output
+//          rows) or add them, scaled, into every row of dx (backward, split over column blocks, or over W's rows
+//          into one dx per thread when W is larger than `fusedBackwardRowSplitBytes`). Nothing else is written.
+//          Split over the threads only above `fusedSplitWork` multiply-adds per thread. `EmendBench weights`, 1 row,
+//          one thread: Q4_1 60, Q8_0 70, Q4_K 45, Q6_K 36 GFLOP/s (W [1536, 576], AVX-512).
 //   F32 stored: the bytes are W itself; both products go to BLAS directly on them.
 // Accuracy: the dequantised values are exactly ggml's; the products differ from a Float32 product on the dequantised
 // matrix only in the order of accumulation.
 
 import CEmendKernels
+import Dispatch
 
 extension WeightMatrix {
     /// Which product kernel runs on stored blocks.
@@ -29,6 +32,20 @@ extension WeightMatrix {
 
     /// Rows of x (or g) up to which `automatic` runs the fused kernel.
     public static let fusedRowLimit = 4
+
+    /// Multiply-adds a fused product needs before it is split over the threads, per thread: 2¹⁸, about 10 µs at the
+    /// kernels' one-row speed, several times what handing a range to another thread costs. SmolLM2-135M's Q, K, V
+    /// and O projections (≤ 576 × 576) run on the calling thread; its MLP and head are split.
+    static let fusedSplitWork = 1 << 18
+
+    /// The build of the fused kernels in use: 2 AVX-512, 1 AVX2 + FMA + F16C, 0 the portable baseline (SSE2 on
+    /// x86-64, NEON on arm64) — the best this CPU runs, unless capped.
+    public static var fusedKernelLevel: Int { Int(emend_quant_isa(-1)) }
+
+    /// Caps the fused kernels' build at `level` (2, 1 or 0) for every later call, so that tests and benchmarks can run
+    /// the narrower builds on a wider CPU; returns the level now in use. Not for concurrent use with products.
+    @discardableResult
+    public static func capFusedKernelLevel(_ level: Int) -> Int { Int(emend_quant_isa(Int32(max(0, level)))) }
 
     /// y = x · Wᵀ with a chosen kernel (for benchmarks and tests; `forward(_:)` picks itself). Dense W ignores `kernel`.
     public func forward(_ x: Tensor, kernel: BlockKernel) -> Tensor {
@@ -78,7 +95,7 @@ extension WeightMatrix {
         let w = SendableConstPointer(b.bytes.baseAddress!.assumingMemoryBound(to: UInt8.self))
         let xs = SendableConstPointer(x), ys = SendablePointer(y)
         let (n, out, type) = (inputs, outputs, s.rawValue)
-        parallelRanges(outputs, grain: max(1, 16_384 / max(inputs * rows, 1))) { o in
+        parallelRanges(outputs, grain: max(1, Self.fusedSplitWork / max(inputs * rows, 1))) { o in
             let rc = emend_quant_forward(type, w.base, n, o.lowerBound, o.upperBound, xs.base, rows, n, ys.base, out)
             precondition(rc == 0, "emend_quant_forward refused \(s) [\(out), \(n)]")
         }
@@ -121,12 +138,35 @@ extension WeightMatrix {
         let w = SendableConstPointer(b.bytes.baseAddress!.assumingMemoryBound(to: UInt8.self))
         let gs = SendableConstPointer(g), ds = SendablePointer(dx)
         let (n, out, type, bs) = (inputs, outputs, s.rawValue, s.blockSize)
-        parallelRanges(inputs / bs, grain: max(1, 16_384 / max(outputs * bs * rows, 1))) { cb in
+        let chunks = min(emendThreadCount, outputs * inputs * rows / Self.fusedSplitWork)
+        if chunks > 1 && b.bytes.count > Self.fusedBackwardRowSplitBytes {
+            // A large W: each thread streams whole rows of its own range of W into its own dx, summed at the end
+            // (split over columns, each thread read half of every row, at a quarter of the speed; W [14336, 4096]).
+            let rowBytes = b.bytes.count / outputs, size = (outputs + chunks - 1) / chunks, part = rows * n
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: chunks * part) { partials in
+                let ps = SendablePointer(partials.baseAddress!)
+                DispatchQueue.concurrentPerform(iterations: chunks) { c in
+                    let o0 = min(out, c * size), o1 = min(out, o0 + size)
+                    let rc = emend_quant_backward(type, w.base + o0 * rowBytes, n, o1 - o0, 0, n,
+                                                  gs.base + o0, rows, out, ps.base + c * part, n)
+                    precondition(rc == 0, "emend_quant_backward refused \(s) [\(out), \(n)]")
+                }
+                for i in 0..<part { dx[i] = partials[i] }
+                for c in 1..<chunks { for i in 0..<part { dx[i] += partials[c * part + i] } }
+            }
+            return
+        }
+        parallelRanges(inputs / bs, grain: max(1, Self.fusedSplitWork / max(outputs * bs * rows, 1))) { cb in
             let rc = emend_quant_backward(type, w.base, n, out, cb.lowerBound * bs, cb.upperBound * bs,
                                           gs.base, rows, out, ds.base, n)
             precondition(rc == 0, "emend_quant_backward refused \(s) [\(out), \(n)]")
         }
     }
+
+    /// Bytes of W above which the fused backward splits W's rows over the threads (each summing into its own dx)
+    /// rather than its columns: about where W leaves the last-level cache. Measured (`EmendBench weights`, 1 row):
+    /// the column split is ahead on W of 9.4 MB (Q4_K [2048, 8192]), the row split from 17.8 MB (Q8_0, same shape).
+    static let fusedBackwardRowSplitBytes = 12 << 20
 
     private func tiledBackward(_ s: WeightStorage, _ b: WeightBytes, _ g: UnsafePointer<Float>, rows: Int,
                                _ dx: UnsafeMutablePointer<Float>) {

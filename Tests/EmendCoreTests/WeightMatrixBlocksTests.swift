@@ -72,6 +72,49 @@ final class WeightMatrixBlocksTests: XCTestCase {
         }
     }
 
+    /// Every build of the fused kernels this CPU runs (AVX-512, AVX2 + FMA + F16C, the portable baseline), every
+    /// type, 1…9 rows (groups of 4 and the rest), rows of an odd number of 32-element units and F16/BF16 rows that
+    /// are not whole units: equal to Float64 products on the reference-dequantised matrix within the bound above.
+    func testFusedProducts_EveryKernelBuildMatchesFloat64() throws {
+        var rng = SeededGenerator(seed: 94)
+        defer { WeightMatrix.capFusedKernelLevel(2) }
+        for level in 0...WeightMatrix.fusedKernelLevel {
+            XCTAssertEqual(WeightMatrix.capFusedKernelLevel(level), level)
+            for s in WeightStorage.allCases {
+                let widths = s.blockSize == 256 ? [512] : s.blockSize == 32 ? [288] : [288, 40]
+                for inputs in widths {
+                    let outputs = 37
+                    let (w, dense) = try randomStored(s, outputs: outputs, inputs: inputs, using: &rng)
+                    let w64 = dense.map(Double.init)
+                    for rows in [1, 2, 3, 4, 9] {
+                        let x = Tensor.randomNormal([rows, inputs], using: &rng)
+                        let g = Tensor.randomNormal([rows, outputs], using: &rng)
+                        let case_ = "\(s) W [\(outputs), \(inputs)] rows \(rows) kernel build \(level)"
+                        assertRelativelyClose(w.forward(x, kernel: .fused), product64(x, w64, n: outputs, transposeB: true),
+                                              "forward \(case_)")
+                        assertRelativelyClose(w.backward(g, kernel: .fused), product64(g, w64, n: inputs, transposeB: false),
+                                              "backward \(case_)")
+                    }
+                }
+            }
+        }
+    }
+
+    /// A W larger than `fusedBackwardRowSplitBytes` (Q8_0 [6001, 2048], 13.1 MB), whose fused backward splits W's rows
+    /// over the threads and sums their dx: both products equal Float64 products within the bound above.
+    func testFusedProducts_LargeMatrixRowSplit() throws {
+        var rng = SeededGenerator(seed: 95)
+        let (outputs, inputs) = (6001, 2048)
+        let (w, dense) = try randomStored(.q8_0, outputs: outputs, inputs: inputs, using: &rng)
+        XCTAssertGreaterThan(w.weightBytes, WeightMatrix.fusedBackwardRowSplitBytes)
+        let w64 = dense.map(Double.init)
+        for rows in [1, 3] {
+            let x = Tensor.randomNormal([rows, inputs], using: &rng), g = Tensor.randomNormal([rows, outputs], using: &rng)
+            assertRelativelyClose(w.forward(x), product64(x, w64, n: outputs, transposeB: true), "forward Q8_0 rows \(rows)")
+            assertRelativelyClose(w.backward(g), product64(g, w64, n: inputs, transposeB: false), "backward Q8_0 rows \(rows)")
+        }
+    }
+
     /// forward/backward without a kernel pick the same results; zero rows give empty outputs.
     func testStoredProducts_DefaultKernelAndEmptyInputs() throws {
         var rng = SeededGenerator(seed: 92)

@@ -8,7 +8,8 @@
 // Type ids are ggml's (ggml.h): F32 0, F16 1, Q4_0 2, Q4_1 3, Q5_0 6, Q5_1 7, Q8_0 8, Q4_K 12, Q5_K 13, Q6_K 14,
 // BF16 30. Every function returns 0, or -1 for a type it does not know or a column range not on block bounds.
 // The dequantised values are bit-exact with ggml's dequantize_row_* (Float32 math in the same order, no fused
-// multiply-add); the products accumulate in Float32 in an order of their own.
+// multiply-add). The products accumulate in Float32 in an order of their own, and decode each weight as q·d + m with
+// one fused multiply-add: the result of a Float32 product on the dequantised matrix up to rounding order.
 #ifndef EMEND_QUANT_H
 #define EMEND_QUANT_H
 #include <stdint.h>
@@ -20,12 +21,17 @@ long emend_quant_row_bytes(int type, long in);
 int emend_quant_dequantize(int type, const void *w, long in, long r0, long r1, long c0, long c1,
                            float *dst, long ldd);
 
-/// y[r, o] = Σ_c x[r, c]·W[o, c] for r < rows, o in [o0, o1) (overwritten); W is dequantised a block at a time
-/// into a stack buffer and dotted with each row of x, never written out.
+/// y[r, o] = Σ_c x[r, c]·W[o, c] for r < rows, o in [o0, o1) (overwritten). Each 32-element unit of W is decoded
+/// into vector registers and used at once for up to 4 rows of x (emend_quant_fused.c); nothing else is written.
 int emend_quant_forward(int type, const void *w, long in, long o0, long o1,
                         const float *x, long rows, long ldx, float *y, long ldy);
 
 /// dx[r, c] = Σ_o g[r, o]·W[o, c] for r < rows, c in [c0, c1) on block bounds (overwritten), o < out.
 int emend_quant_backward(int type, const void *w, long in, long out, long c0, long c1,
                          const float *g, long rows, long ldg, float *dx, long lddx);
+
+/// Which build of the two products above runs: 2 AVX-512, 1 AVX2 + FMA + F16C, 0 the portable baseline (SSE2 on
+/// x86-64, NEON on arm64); the best the CPU runs, capped by `cap` (kept for later calls when cap ≥ 0, unchanged when
+/// cap < 0; for tests and benchmarks). Returns the level now in use.
+int emend_quant_isa(int cap);
 #endif
