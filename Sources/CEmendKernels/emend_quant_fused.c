@@ -372,6 +372,36 @@ INLINE void backward_units(const int level, int type, const uint8_t *w, long rb,
 #undef BWD_TYPE
 }
 
+/// dst[(r − r0)·ldd + c − c0] = W[r, c] for r in [r0, r1), c in [c0, c1) (whole blocks): the tiled products'
+/// dequantisation, by the unit decoders (each weight q·d + m in one rounding, as the fused kernels use it).
+INLINE void decode_rows(const int level, const int type, const uint8_t *w, long rb, long r0, long r1, long c0, long c1,
+                        float *dst, long ldd) {
+    int upb, bytes;
+    unit_layout(type, &upb, &bytes);
+    const long b0 = c0 / (32 * upb), b1 = c1 / (32 * upb);
+    for (long r = r0; r < r1; r++) {
+        const uint8_t *row = w + r * rb;
+        float *d = dst + (r - r0) * ldd;
+        for (long bi = b0; bi < b1; bi++) {
+#pragma clang loop unroll(full)
+            for (int j = 0; j < upb; j++) {
+                f32x16 lo, hi;
+                unit(level, type, row + bi * bytes, j, &lo, &hi);
+                float *u = d + 32 * ((bi - b0) * upb + j);
+                store(u, lo);
+                store(u + 16, hi);
+            }
+        }
+    }
+}
+
+INLINE void decode_units(const int level, int type, const uint8_t *w, long rb, long r0, long r1, long c0, long c1,
+                         float *dst, long ldd) {
+#define DEC_TYPE(TYPE) decode_rows(level, TYPE, w, rb, r0, r1, c0, c1, dst, ldd)
+    BY_TYPE(DEC_TYPE)
+#undef DEC_TYPE
+}
+
 // MARK: - One build per instruction set
 
 #define AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx2,fma,f16c")))
@@ -394,7 +424,16 @@ AVX2 static void backward_avx2(int type, const uint8_t *w, long rb, long out, lo
                                const float *g, long rows, long ldg, float *dx, long lddx) {
     backward_units(1, type, w, rb, out, c0, c1, g, rows, ldg, dx, lddx);
 }
+AVX512 static void decode_avx512(int type, const uint8_t *w, long rb, long r0, long r1, long c0, long c1, float *dst, long ldd) {
+    decode_units(2, type, w, rb, r0, r1, c0, c1, dst, ldd);
+}
+AVX2 static void decode_avx2(int type, const uint8_t *w, long rb, long r0, long r1, long c0, long c1, float *dst, long ldd) {
+    decode_units(1, type, w, rb, r0, r1, c0, c1, dst, ldd);
+}
 #endif
+static void decode_base(int type, const uint8_t *w, long rb, long r0, long r1, long c0, long c1, float *dst, long ldd) {
+    decode_units(0, type, w, rb, r0, r1, c0, c1, dst, ldd);
+}
 static void forward_base(int type, const uint8_t *w, long rb, long in, long o0, long o1,
                          const float *x, long rows, long ldx, float *y, long ldy) {
     forward_units(0, type, w, rb, in, o0, o1, x, rows, ldx, y, ldy);
@@ -516,6 +555,24 @@ int emend_quant_backward(int type, const void *w, long in, long out, long c0, lo
     case 1: backward_avx2(type, wb, rb, out, c0, c1, g, rows, ldg, dx, lddx); break;
 #endif
     default: backward_base(type, wb, rb, out, c0, c1, g, rows, ldg, dx, lddx); break;
+    }
+    return 0;
+}
+
+int emend_quant_decode(int type, const void *w, long in, long r0, long r1, long c0, long c1, float *dst, long ldd) {
+    const long rb = emend_quant_row_bytes(type, in);
+    int upb, bytes;
+    unit_layout(type, &upb, &bytes);
+    if (rb < 0 || upb == 0 || in % 32 != 0 || c0 < 0 || c1 > in || c0 > c1 || c0 % (32 * upb) != 0 || c1 % (32 * upb) != 0) {
+        return emend_quant_dequantize(type, w, in, r0, r1, c0, c1, dst, ldd);
+    }
+    const uint8_t *wb = (const uint8_t *)w;
+    switch (isa()) {
+#if defined(__x86_64__)
+    case 2: decode_avx512(type, wb, rb, r0, r1, c0, c1, dst, ldd); break;
+    case 1: decode_avx2(type, wb, rb, r0, r1, c0, c1, dst, ldd); break;
+#endif
+    default: decode_base(type, wb, rb, r0, r1, c0, c1, dst, ldd); break;
     }
     return 0;
 }

@@ -112,7 +112,7 @@ extension WeightMatrix {
             let w = scratch.baseAddress!, part = w + tile * inputs
             for o0 in stride(from: 0, to: outputs, by: tile) {
                 let o1 = min(outputs, o0 + tile), t = o1 - o0
-                dequantize(s, b, rows: o0..<o1, columns: 0..<inputs, into: w, stride: inputs)
+                dequantize(s, b, rows: o0..<o1, columns: 0..<inputs, into: w, stride: inputs, exact: false)
                 // part = x [R, In] · tile[T, In]ᵀ; y[:, o0..<o1] = part
                 product(a: x, lda: inputs, b: w, ldb: inputs, transposeB: true, c: part, ldc: t, m: rows, n: t, k: inputs)
                 for r in 0..<rows { (y + r * outputs + o0).update(from: part + r * t, count: t) }
@@ -176,7 +176,7 @@ extension WeightMatrix {
         withUnsafeTemporaryAllocation(of: Float.self, capacity: outputs * width) { scratch in
             for c0 in stride(from: 0, to: inputs, by: width) {
                 let c1 = min(inputs, c0 + width)
-                dequantize(s, b, rows: 0..<outputs, columns: c0..<c1, into: scratch.baseAddress!, stride: c1 - c0)
+                dequantize(s, b, rows: 0..<outputs, columns: c0..<c1, into: scratch.baseAddress!, stride: c1 - c0, exact: false)
                 // dx[:, c0..<c1] = g [R, Out] · strip [Out, c1 − c0]
                 product(a: g, lda: outputs, b: scratch.baseAddress!, ldb: c1 - c0, transposeB: false, c: dx + c0,
                         ldc: inputs, m: rows, n: c1 - c0, k: outputs)
@@ -217,12 +217,14 @@ extension WeightMatrix {
     static let scratchElements = 1 << 20
 
     /// dst[i·stride + j] = W[rows.lowerBound + i, columns.lowerBound + j], split over the threads by rows.
+    /// - exact: ggml's values bit for bit (`dequantizedRows`, export); otherwise the SIMD unit decoders the fused
+    ///   kernels use (within an ulp of them; 5–15× faster for the legacy types), for the tiled products' scratch.
     func dequantize(_ s: WeightStorage, _ b: WeightBytes, rows: Range<Int>, columns: Range<Int>,
-                    into dst: UnsafeMutablePointer<Float>, stride: Int) {
+                    into dst: UnsafeMutablePointer<Float>, stride: Int, exact: Bool = true) {
         let w = SendableConstPointer(b.bytes.baseAddress!.assumingMemoryBound(to: UInt8.self)), d = SendablePointer(dst)
         let (n, type, r0) = (inputs, s.rawValue, rows.lowerBound)
         parallelRanges(rows.count, grain: max(1, 32_768 / max(columns.count, 1))) { r in
-            let rc = emend_quant_dequantize(type, w.base, n, r0 + r.lowerBound, r0 + r.upperBound,
+            let rc = (exact ? emend_quant_dequantize : emend_quant_decode)(type, w.base, n, r0 + r.lowerBound, r0 + r.upperBound,
                                             columns.lowerBound, columns.upperBound, d.base + r.lowerBound * stride, stride)
             precondition(rc == 0, "emend_quant_dequantize refused \(s) columns \(columns) of \(n)")
         }

@@ -49,6 +49,28 @@ final class WeightMatrixBlocksTests: XCTestCase {
         }
     }
 
+    /// The tiled products' fast dequantisation (SIMD unit decoders, `exact: false`) is within an ulp of ggml's values
+    /// (q·d + m in one rounding instead of two): whole rows and block-aligned column strips, every type.
+    func testFastDequantize_WithinAnUlpOfNaive() throws {
+        var rng = SeededGenerator(seed: 91)
+        for s in WeightStorage.allCases {
+            let (outputs, inputs) = (5, 768)
+            let (w, want) = try randomStored(s, outputs: outputs, inputs: inputs, using: &rng)
+            let blocks = try XCTUnwrap(w.storedBytes)
+            let c0 = s.blockSize == 256 ? 256 : 64
+            for columns in [0..<inputs, c0..<512] {
+                var got = [Float](repeating: .nan, count: outputs * columns.count)
+                got.withUnsafeMutableBufferPointer { p in
+                    w.dequantize(s, blocks, rows: 0..<outputs, columns: columns, into: p.baseAddress!, stride: columns.count, exact: false)
+                }
+                let expected = (0..<outputs).flatMap { r in want[(r * inputs + columns.lowerBound)..<(r * inputs + columns.upperBound)] }
+                for (i, (g, e)) in zip(got, expected).enumerated() where abs(g - e) > 2 * e.ulp {
+                    XCTFail("\(s) columns \(columns) element \(i): \(g) against \(e)"); break
+                }
+            }
+        }
+    }
+
     /// Both products, every type, every kernel, 1…500 rows: equal to Float64 products on the reference-dequantised
     /// matrix within max |Δ| ≤ 1e-5 · max |y| (Float32 accumulation of ≤ 512 terms stays near 1e-7).
     func testStoredProducts_MatchFloat64OnDequantized() throws {
@@ -138,7 +160,7 @@ final class WeightMatrixBlocksTests: XCTestCase {
             init(_ n: Int) { buffer = .allocate(byteCount: n, alignment: 32) }
             deinit { buffer.deallocate() } }
         let owner = Owner(bytes.count + 7)
-        _ = bytes.withUnsafeBytes { owner.buffer.baseAddress!.advanced(by: 7).copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+        bytes.withUnsafeBytes { owner.buffer.baseAddress!.advanced(by: 7).copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
         let view = WeightBytes(viewing: UnsafeRawBufferPointer(rebasing: owner.buffer[7..<(7 + bytes.count)]), owner: owner)
         let a = try WeightMatrix(storage: .q8_0, bytes: view, outputs: 16, inputs: 128)
         let b = try WeightMatrix(storage: .q8_0, bytes: WeightBytes(bytes), outputs: 16, inputs: 128)
@@ -147,7 +169,7 @@ final class WeightMatrixBlocksTests: XCTestCase {
         XCTAssertEqual(a.forward(x).scalars, b.forward(x).scalars)
         // F32 bytes at an odd address are copied, not read misaligned.
         let f32 = randomBlockBytes(.f32, blocks: 8 * 8, using: &rng)
-        _ = f32.withUnsafeBytes { owner.buffer.baseAddress!.advanced(by: 7).copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+        f32.withUnsafeBytes { owner.buffer.baseAddress!.advanced(by: 7).copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
         let odd = try WeightMatrix(storage: .f32, bytes: WeightBytes(viewing: UnsafeRawBufferPointer(rebasing: owner.buffer[7..<(7 + f32.count)]), owner: owner),
                                    outputs: 8, inputs: 8)
         assertBitEqual(odd.dequantized().scalars, naiveDequantize(.f32, f32, count: 64), "F32 at an odd address")

@@ -33,5 +33,10 @@ int emend_quant_backward(int type, const void *w, long in, long out, long c0, lo
 /// Which build of the two products above runs: 2 AVX-512, 1 AVX2 + FMA + F16C, 0 the portable baseline (SSE2 on
 /// x86-64, NEON on arm64); the best the CPU runs, capped by `cap` (kept for later calls when cap ≥ 0, unchanged when
 /// cap < 0; for tests and benchmarks). Returns the level now in use.
+/// As emend_quant_dequantize, by the fused kernels' unit decoders (SIMD; each weight q·d + m in one rounding, so within
+/// an ulp of ggml's two-rounding values): the dequantisation of the tiled products. Falls back to
+/// emend_quant_dequantize for F32 and for bounds that are not whole blocks.
+int emend_quant_decode(int type, const void *w, long in, long r0, long r1, long c0, long c1, float *dst, long ldd);
+
 int emend_quant_isa(int cap);
 #endif
