@@ -39,6 +39,7 @@ func runScaleBenchmarks() {
                 try RandomModel.write(config: config, type: m.type, seed: 1, tokenizer: try GGUFFile(url: EmendPaths.defaultModel), to: url)
             }
             let r = try runChild(url)
+            FileHandle.standardError.write("[scale] \(m.name): \(r)\n".data(using: .utf8)!)
             func g(_ k: String, _ d: Int = 2) -> String { (r[k] as? Double).map { fmt($0, d) } ?? "–" }
             table.add([m.name, g("fileGB"), g("loadSeconds"), g("rssAfterLoadGB"), g("prefillTokensPerSecond", 0),
                        g("generateTokensPerSecond", 1), g("setupSeconds", 0), g("searchOneSecondsPerStep", 1),
