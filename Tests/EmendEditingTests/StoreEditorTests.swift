@@ -48,7 +48,7 @@ final class StoreEditorTests: XCTestCase {
         XCTAssertTrue(try store.verify(baseModel: modelURL).ok)
 
         let out = dir.appendingPathComponent("edited.gguf")
-        try store.export(base: loaded.model, to: out, format: .gguf)
+        try store.export(base: loaded.model, to: out, format: .gguf, dtype: .f32)   // F32: the weights must read back bit for bit
         let reloaded = try TransformerModel.load(.gguf(out))
         for l in preset.layers { XCTAssertEqual(reloaded.weights.blocks[l].ffnDown, editor.model.weights.blocks[l].ffnDown) }
         XCTAssertEqual(reloaded.weights.blocks[0].ffnDown, loaded.model.weights.blocks[0].ffnDown, "unedited layer untouched")
