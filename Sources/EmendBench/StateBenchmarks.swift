@@ -96,5 +96,6 @@ private func availableBytes() -> Int {
 func procStatusKilobytes(_ field: String, file: String) -> Int? {
     guard let text = try? String(contentsOfFile: file, encoding: .utf8),
           let line = text.split(separator: "\n").first(where: { $0.hasPrefix(field) }) else { return nil }
-    return line.split(separator: " ").dropFirst().first.flatMap { Int($0) }
+    // "VmHWM:\t14501234 kB": a tab, and spaces only where the number is short.
+    return line.split(whereSeparator: \.isWhitespace).dropFirst().first.flatMap { Int($0) }
 }
