@@ -68,11 +68,7 @@ func runModelBenchmarks() {
         let (h, saves) = forwardWithSaves(f.0, h8, batch: batch, frozen: f.1)
         blackHole(backward(f.0, h, saves: saves, batch: batch, targetRows: targetRows, ids: batch.tokens, frozen: f.1, head: f.2))
     } }))
-    let bytes = [s, d].map { m in
-        TensorRole.allCases.filter(\.isMatrix).reduce(0) { sum, role in
-            sum + (0..<(role.isPerBlock ? m.config.layerCount : 1)).reduce(0) { $0 + (m.weights.matrix(for: role, layer: $1)?.weightBytes ?? 0) }
-        }
-    }
+    let bytes = [s, d].map(\.weights.matrixBytes)
     table.note(String(format: "weight matrices in memory: stored %.1f MB, Float32 %.1f MB (%.2f×)", Double(bytes[0]) / 1e6,
                       Double(bytes[1]) / 1e6, Double(bytes[0]) / Double(bytes[1])))
     table.note("tokens/s: prompt tokens per second (prefill) or new tokens per second (generate).")

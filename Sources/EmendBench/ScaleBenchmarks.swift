@@ -125,11 +125,7 @@ func runScaleOne(_ path: String) throws {
     t = Date()
     try editor.model.export(to: out, format: .gguf)
     r["exportSeconds"] = Date().timeIntervalSince(t)
-    var bytes = 0
-    for role in TensorRole.allCases where role.isMatrix {
-        for l in 0..<(role.isPerBlock ? m.config.layerCount : 1) { bytes += editor.model.weights.matrix(for: role, layer: l)?.weightBytes ?? 0 }
-    }
-    r["weightsAfterGB"] = Double(bytes) * gb
+    r["weightsAfterGB"] = Double(editor.model.weights.matrixBytes) * gb
     r["peakRSSGB"] = Double(peakResidentBytes()) * gb
     let json = try JSONSerialization.data(withJSONObject: r, options: [.sortedKeys])
     print(String(decoding: json, as: UTF8.self))

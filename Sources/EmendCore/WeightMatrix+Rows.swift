@@ -51,12 +51,11 @@ extension WeightMatrix {
         case let .dense(w, _): return WeightMatrix(w.gatherRows(order), precision: precision)
         case let .stored(s, b):
             let rb = s.rowBytes(inputs)!
-            let copy = UnsafeMutableRawBufferPointer.allocate(byteCount: max(outputs * rb, 1), alignment: 64)
-            defer { copy.deallocate() }
-            for (i, src) in order.enumerated() where rb > 0 {
-                (copy.baseAddress! + i * rb).copyMemory(from: b.bytes.baseAddress! + src * rb, byteCount: rb)
+            let owned = WeightBytes(count: outputs * rb) { copy in
+                for (i, src) in order.enumerated() where rb > 0 {
+                    (copy.baseAddress! + i * rb).copyMemory(from: b.bytes.baseAddress! + src * rb, byteCount: rb)
+                }
             }
-            let owned = WeightBytes(copying: UnsafeRawBufferPointer(rebasing: copy[0..<(outputs * rb)]))
             return WeightMatrix(validated: s, owned, outputs: outputs, inputs: inputs)
         }
     }

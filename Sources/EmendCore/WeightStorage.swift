@@ -77,6 +77,13 @@ public final class WeightBytes: @unchecked Sendable {
         self.init(adopting: bytes.withUnsafeBytes(Self.copied), count: bytes.count)
     }
 
+    /// `count` new bytes (64-byte aligned) written by `fill`.
+    public convenience init(count: Int, fill: (UnsafeMutableRawBufferPointer) -> Void) {
+        let a = UnsafeMutableRawBufferPointer.allocate(byteCount: max(count, 1), alignment: 64)
+        fill(UnsafeMutableRawBufferPointer(rebasing: a[0..<count]))
+        self.init(adopting: a, count: count)
+    }
+
     /// A new 64-byte-aligned allocation holding `src` (at least one byte, so its address is never nil).
     private static func copied(_ src: UnsafeRawBufferPointer) -> UnsafeMutableRawBufferPointer {
         let a = UnsafeMutableRawBufferPointer.allocate(byteCount: max(src.count, 1), alignment: 64)

@@ -32,7 +32,7 @@ final class StoredWeightsTests: XCTestCase {
                 XCTAssertEqual(m.storage, info.type.weightStorage, info.name)
             }
         }
-        let storedBytes = weightBytes(stored), denseBytes = weightBytes(dense)
+        let storedBytes = stored.weights.matrixBytes, denseBytes = dense.weights.matrixBytes
         print("weights in memory: stored \(storedBytes) B, Float32 path \(denseBytes) B, ratio \(Double(storedBytes) / Double(denseBytes))")
         XCTAssertLessThanOrEqual(Double(storedBytes), 0.4 * Double(denseBytes))
     }
@@ -63,14 +63,6 @@ final class StoredWeightsTests: XCTestCase {
     }
 
     private var rngForTest = SeededGenerator(seed: 7)
-
-    private func weightBytes(_ m: TransformerModel) -> Int {
-        var roles = TensorRole.allCases.filter(\.isMatrix)
-        if m.config.tiedEmbeddings { roles.removeAll { $0 == .output } }
-        return roles.reduce(0) { sum, role in
-            sum + (0..<(role.isPerBlock ? m.config.layerCount : 1)).reduce(0) { $0 + (m.weights.matrix(for: role, layer: $1)?.weightBytes ?? 0) }
-        }
-    }
 
     private func assertClose(_ a: Tensor, _ b: Tensor, _ what: String, file: StaticString = #filePath, line: UInt = #line) {
         XCTAssertEqual(a.shape, b.shape, what, file: file, line: line)

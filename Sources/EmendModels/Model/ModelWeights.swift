@@ -150,6 +150,13 @@ extension ModelWeights {
         }
     }
 
+    /// Bytes the weight matrices occupy in memory as held (stored blocks or Float32; a tied head counted once).
+    public var matrixBytes: Int {
+        TensorRole.allCases.filter(\.isMatrix).reduce(0) { sum, role in
+            sum + (0..<(role.isPerBlock ? blocks.count : 1)).reduce(0) { $0 + (matrix(for: role, layer: $1)?.weightBytes ?? 0) }
+        }
+    }
+
     /// The weight of `role` in Float32 (a stored matrix dequantised whole; see `weight(for:layer:)`).
     public func tensor(for role: TensorRole, layer l: Int) -> Tensor? { weight(for: role, layer: l)?.dense }
 
