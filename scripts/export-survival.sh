@@ -23,21 +23,8 @@ for method in $methods; do
       --out "$out" --export-type "$type" | tee "$outdir/$method-$type.edit.log"
     "$binary" eval --model "$out" --dataset counterfact --data "$data" --records 0..99 --json > "$outdir/$method-$type.eval.json"
     bytes=$(stat -c %s "$out")
-    python3 - "$outdir/$method-$type.eval.json" "$method" "$type" "$bytes" >> "$tsv" <<'PY'
-import json, sys
-path, method, type_, size = sys.argv[1:]
-c = json.load(open(path))["counterfact"]
-print("\t".join([method, type_] + ["%.2f" % c[k] for k in ("ES", "PS", "NS", "S")] + [size]))
-PY
+    python3 "$root/scripts/survival_table.py" row "$outdir/$method-$type.eval.json" "$method" "$type" "$bytes" >> "$tsv"
   done
 done
 
-python3 - "$tsv" <<'PY'
-import sys
-rows = [line.rstrip("\n").split("\t") for line in open(sys.argv[1])]
-head, body = rows[0], rows[1:]
-print("| " + " | ".join(head[:-1] + ["size (MB)"]) + " |")
-print("|" + "---|" * len(head))
-for r in body:
-    print("| " + " | ".join(r[:-1] + ["%.1f" % (int(r[-1]) / 1e6)]) + " |")
-PY
+python3 "$root/scripts/survival_table.py" table "$tsv"

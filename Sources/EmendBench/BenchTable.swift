@@ -2,6 +2,7 @@
 // A group builds one table (title, column names, rows of cells) and prints it; text columns are
 // left-aligned, numeric ones right-aligned.
 
+import EmendCore
 import Foundation
 
 /// An aligned text table of benchmark results.
@@ -87,3 +88,16 @@ func fmt(_ x: Double, _ digits: Int = 1) -> String { String(format: "%.\(digits)
 
 /// Keeps a value alive so the optimiser cannot remove the work that produced it.
 @inline(never) func blackHole<T>(_ x: T) { withExtendedLifetime(x) {} }
+
+/// The matrix products recorded so far by shape (EMEND_PROFILE_MATMUL=1), most time first; `of` names the runs.
+func printMatmulProfile(of runs: String) {
+    var table = BenchTable("Matrix products of \(runs), by shape (EMEND_PROFILE_MATMUL=1; most time first)",
+                           columns: ["rows×inner×outer", "kind", "count", "seconds", "GFLOP/s"])
+    let entries = MatmulProfile.entries()
+    for e in entries.prefix(25) {
+        table.add(["\(e.rows)×\(e.inner)×\(e.outer)", e.precision, "\(e.count)", fmt(e.seconds, 2), fmt(e.gflops, 0)])
+    }
+    let total = entries.reduce(0.0) { $0 + $1.seconds }
+    table.note(String(format: "%d shapes, %.1f s in all (the first %d shown)", entries.count, total, min(25, entries.count)))
+    table.print()
+}

@@ -63,20 +63,7 @@ func runEditBenchmarks() {
         print("\n(edit benchmarks failed: \(error))")
     }
     table.print()
-    if MatmulProfile.enabled { printMatmulProfile() }
-}
-
-/// The matrix products of the edit runs above by shape (EMEND_PROFILE_MATMUL=1), most time first.
-private func printMatmulProfile() {
-    var table = BenchTable("Matrix products of the edit runs above, by shape (EMEND_PROFILE_MATMUL=1; most time first)",
-                           columns: ["rows×inner×outer", "kind", "count", "seconds", "GFLOP/s"])
-    let entries = MatmulProfile.entries()
-    for e in entries.prefix(25) {
-        table.add(["\(e.rows)×\(e.inner)×\(e.outer)", e.precision, "\(e.count)", fmt(e.seconds, 2), fmt(e.gflops, 0)])
-    }
-    let total = entries.reduce(0.0) { $0 + $1.seconds }
-    table.note(String(format: "%d shapes, %.1f s in all (the first %d shown)", entries.count, total, min(25, entries.count)))
-    table.print()
+    if MatmulProfile.enabled { printMatmulProfile(of: "the edit runs above") }
 }
 
 // MARK: - The search's products at its own shapes

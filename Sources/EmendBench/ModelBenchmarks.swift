@@ -73,6 +73,7 @@ func runModelBenchmarks() {
                       Double(bytes[1]) / 1e6, Double(bytes[0]) / Double(bytes[1])))
     table.note("tokens/s: prompt tokens per second (prefill) or new tokens per second (generate).")
     table.print()
+    if MatmulProfile.enabled { printMatmulProfile(of: "the runs above (both paths)") }
 }
 
 // MARK: - Helpers

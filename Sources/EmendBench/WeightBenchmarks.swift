@@ -77,6 +77,6 @@ private func runFusedShapeBenchmarks() {
         table.add([s.description, "[\(outputs), \(inputs)]", fmt(Double(w.weightBytes) / 1e6)] + gflops
                   + rates([{ blackHole(w.forward(x, kernel: .tiled)) }, { blackHole(dense.forward(x)) }]))
     }
-    table.note("threads: \(emendThreadCount) (EMEND_THREADS); a product is split over them above \(1 << 18) multiply-adds per thread.")
+    table.note("threads: \(emendThreadCount) (EMEND_THREADS); a product is split over them above \(WeightMatrix.fusedSplitWork) multiply-adds per thread.")
     table.print()
 }

@@ -1,6 +1,7 @@
 // Splitting large elementwise work across cores. Small work runs inline: thread start-up costs
 // more than it saves below ~32k elements.
 
+import CEmendKernels
 import Dispatch
 import Foundation
 
@@ -38,4 +39,26 @@ public func parallelRanges(_ count: Int, grain: Int = 32_768, _ body: @Sendable 
         let hi = min(count, lo + size)
         if lo < hi { body(lo..<hi) }
     }
+}
+
+/// `parallelRanges` for short work called many times a second (the one-row products of generation): the ranges go to
+/// Emend's own spinning workers (emend_pool.c), which take a range within about a microsecond of being handed it,
+/// where a Dispatch worker needs tens. The same split into `min(threads, count / grain)` equal ranges; falls back to
+/// `parallelRanges` when the pool is busy (a call from inside a range, or from a second thread).
+public func parallelRangesSpinning(_ count: Int, grain: Int, _ body: @Sendable (Range<Int>) -> Void) {
+    let chunks = min(emendThreadCount, count / max(grain, 1))
+    if chunks <= 1 {
+        if count > 0 { body(0..<count) }
+        return
+    }
+    let ran = withoutActuallyEscaping(body) { escapable -> Bool in
+        var f = escapable
+        return withUnsafeMutablePointer(to: &f) { emend_pool_run(Int64(count), Int32(chunks), runPoolRange, $0) != 0 }
+    }
+    if !ran { parallelRanges(count, grain: grain, body) }
+}
+
+/// The pool's call into a Swift closure: `ctx` points at the `(Range<Int>) -> Void` to run.
+private let runPoolRange: @convention(c) (UnsafeMutableRawPointer?, Int64, Int64) -> Void = { ctx, lo, hi in
+    ctx!.assumingMemoryBound(to: (@Sendable (Range<Int>) -> Void).self).pointee(Int(lo)..<Int(hi))
 }

@@ -6,12 +6,14 @@
 //          dx[:, strip] = g · strip, so each output element is written once. The dequantisation of a tile is split
 //          over the threads; the product uses BLAS's own. Scratch: 4 MB, or 512 rows of W for 64+ rows of x
 //          (16 MB at In 8192), whatever the size of W.
-//   fused (few rows, R ≤ `fusedRowLimit` = 4): the C kernels (emend_quant_fused.c) decode 32 elements of W at a time
+//   fused (few rows, R ≤ `fusedRowLimit` = 16): the C kernels (emend_quant_fused.c) decode 32 elements of W at a time
 //          into vector registers, per type, and use them at once with every row of x (forward, split over output
 //          rows) or add them, scaled, into every row of dx (backward, split over column blocks, or over W's rows
 //          into one dx per thread when W is larger than `fusedBackwardRowSplitBytes`). Nothing else is written.
-//          Split over the threads only above `fusedSplitWork` multiply-adds per thread. `EmendBench weights`, 1 row,
-//          one thread: Q4_1 60, Q8_0 70, Q4_K 45, Q6_K 36 GFLOP/s (W [1536, 576], AVX-512).
+//          Split over the threads only above `fusedSplitWork` multiply-adds per thread, through the spinning pool
+//          (`parallelRangesSpinning`: generation calls about 200 of these products per token, 5–50 µs each).
+//          `EmendBench weights`, 1 row, one thread: Q4_1 60, Q8_0 70, Q4_K 45, Q6_K 36 GFLOP/s (W [1536, 576],
+//          AVX-512).
 //   F32 stored: the bytes are W itself; both products go to BLAS directly on them.
 // Accuracy: the dequantised values are exactly ggml's; the products differ from a Float32 product on the dequantised
 // matrix only in the order of accumulation.
@@ -30,13 +32,16 @@ extension WeightMatrix {
         case fused
     }
 
-    /// Rows of x (or g) up to which `automatic` runs the fused kernel.
-    public static let fusedRowLimit = 4
+    /// Rows of x (or g) up to which `automatic` runs the fused kernel: it decodes W once per 4 rows, the tiled one once
+    /// per call but then pays a dequantised tile and a BLAS call per 256 rows of W. Measured (`EmendBench models`,
+    /// 8 sequences generated at once on the default model): fused 432 tokens/s, tiled 114.
+    public static let fusedRowLimit = 16
 
-    /// Multiply-adds a fused product needs before it is split over the threads, per thread: 2¹⁸, about 10 µs at the
-    /// kernels' one-row speed, several times what handing a range to another thread costs. SmolLM2-135M's Q, K, V
-    /// and O projections (≤ 576 × 576) run on the calling thread; its MLP and head are split.
-    static let fusedSplitWork = 1 << 18
+    /// Multiply-adds a fused product needs before it is split over the threads, per thread: 2¹⁵, about 1 µs at the
+    /// kernels' one-row speed, several times what handing a range to a spinning pool worker costs. Measured on the
+    /// default model's one-sequence generation (`scripts/check-llamacpp.py emend-speed`): 224–240 tokens/s against
+    /// 175–222 at 2¹⁸, where its Q, K, V and O projections ran on the calling thread alone.
+    public static let fusedSplitWork = 1 << 15
 
     /// The build of the fused kernels in use: 2 AVX-512, 1 AVX2 + FMA + F16C, 0 the portable baseline (SSE2 on
     /// x86-64, NEON on arm64) — the best this CPU runs, unless capped.
@@ -95,7 +100,7 @@ extension WeightMatrix {
         let w = SendableConstPointer(b.bytes.baseAddress!.assumingMemoryBound(to: UInt8.self))
         let xs = SendableConstPointer(x), ys = SendablePointer(y)
         let (n, out, type) = (inputs, outputs, s.rawValue)
-        parallelRanges(outputs, grain: max(1, Self.fusedSplitWork / max(inputs * rows, 1))) { o in
+        parallelRangesSpinning(outputs, grain: max(1, Self.fusedSplitWork / max(inputs * rows, 1))) { o in
             let rc = emend_quant_forward(type, w.base, n, o.lowerBound, o.upperBound, xs.base, rows, n, ys.base, out)
             precondition(rc == 0, "emend_quant_forward refused \(s) [\(out), \(n)]")
         }
@@ -108,14 +113,16 @@ extension WeightMatrix {
                                            : max(64, min(256, Self.scratchElements / max(inputs, 1))))
         // The product goes to a contiguous [R, T] block and is copied into y's columns: oneDNN wrote y directly
         // (row stride Out ≠ T) at about half its speed (measured, Q4_K W [2048, 8192], R 512).
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: tile * inputs + rows * tile) { scratch in
-            let w = scratch.baseAddress!, part = w + tile * inputs
+        // One tile covering all of W writes y directly (its row stride is then the tile's).
+        let whole = tile == outputs
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: tile * inputs + (whole ? 0 : rows * tile)) { scratch in
+            let w = scratch.baseAddress!, part = whole ? y : w + tile * inputs
             for o0 in stride(from: 0, to: outputs, by: tile) {
                 let o1 = min(outputs, o0 + tile), t = o1 - o0
                 dequantize(s, b, rows: o0..<o1, columns: 0..<inputs, into: w, stride: inputs, exact: false)
                 // part = x [R, In] · tile[T, In]ᵀ; y[:, o0..<o1] = part
                 product(a: x, lda: inputs, b: w, ldb: inputs, transposeB: true, c: part, ldc: t, m: rows, n: t, k: inputs)
-                for r in 0..<rows { (y + r * outputs + o0).update(from: part + r * t, count: t) }
+                if !whole { for r in 0..<rows { (y + r * outputs + o0).update(from: part + r * t, count: t) } }
             }
         }
     }
@@ -156,7 +163,7 @@ extension WeightMatrix {
             }
             return
         }
-        parallelRanges(inputs / bs, grain: max(1, Self.fusedSplitWork / max(outputs * bs * rows, 1))) { cb in
+        parallelRangesSpinning(inputs / bs, grain: max(1, Self.fusedSplitWork / max(outputs * bs * rows, 1))) { cb in
             let rc = emend_quant_backward(type, w.base, n, out, cb.lowerBound * bs, cb.upperBound * bs,
                                           gs.base, rows, out, ds.base, n)
             precondition(rc == 0, "emend_quant_backward refused \(s) [\(out), \(n)]")
