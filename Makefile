@@ -26,13 +26,16 @@ test: setup-test
 	$(SWIFT) test $(RELEASE) $(TESTFLAGS) --skip-build --disable-swift-testing
 
 # make bench BASELINE=e9ca710 also times that commit's build (in .build-baseline/) in the same run.
+# make bench BENCH="models weights" runs those groups only; BENCH=scale the opt-in 1B/8B group (tens of minutes,
+# 14 GB of random models written once; EMEND_SCALE_MODELS=8b-q4_k_m picks models), BENCH=state the F = 14,336 solve.
 BASELINE ?=
+BENCH ?=
 bench: setup
 	$(SWIFT) build $(RELEASE) --product EmendBench
 	@if [ -n "$(BASELINE)" ]; then \
 		EMEND_BENCH_BASELINE="$$(./scripts/build-baseline.sh $(BASELINE))" EMEND_BENCH_BASELINE_LABEL=$(BASELINE) \
-			$$($(SWIFT) build $(RELEASE) --show-bin-path)/EmendBench; \
-	else $$($(SWIFT) build $(RELEASE) --show-bin-path)/EmendBench; fi
+			$$($(SWIFT) build $(RELEASE) --show-bin-path)/EmendBench $(BENCH); \
+	else $$($(SWIFT) build $(RELEASE) --show-bin-path)/EmendBench $(BENCH); fi
 
 # The lifelong protocol (ENCORE paper): long runs, hours on a CPU. Resumable: re-run the same line to continue.
 # make bench-sequential SEQ_METHOD=memit SEQ_EDITS=2000 SEQ_EVERY=500

@@ -80,7 +80,7 @@ let package = Package(
 
         // MARK: - Unit test bundles
         .testTarget(name: "EmendCoreTests", dependencies: ["EmendCore", "EmendTestSupport"]),
-        // Fixtures/ holds the quantizer fixtures (scripts/make-quant-fixtures.py), read through #filePath.
+        // Fixtures/ holds the quantizer and dequantizer fixtures (scripts/make-quant-fixtures.py), read through #filePath.
         .testTarget(name: "EmendModelsTests", dependencies: ["EmendModels", "EmendTestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "EmendEditingTests", dependencies: ["EmendEditing", "EmendTestSupport", "EmendModelTestSupport"]),
         .testTarget(name: "EmendEvalTests", dependencies: ["EmendEval", "EmendTestSupport"]),

@@ -2,12 +2,12 @@
 # Does an edited GGUF written by Emend run in llama.cpp with its edits intact, and how fast is llama.cpp beside
 # Emend on the same file? An opt-in check (not part of `make test`): it needs the network once, for pip.
 #
-# For each export type, `emend edit` edits the first N CounterFact requests into the default model (smollm2,
-# ENCORE, one batch) and writes DIR/edited-TYPE.gguf with the edited tensors in that type. llama.cpp (CPU, 2
-# threads) loads each file and greedily continues each edited prompt (the request's prompt, subject filled in) for
-# 8 tokens; a hit is a continuation whose first word is the new target's first word (case-insensitive,
-# punctuation removed). `emend generate` continues the same prompts on the same file for comparison. It fails
-# (exit 1) where llama.cpp cannot load a file or scores more than 1 hit below Emend on any type.
+# For each export type, `emend edit` edits the first N CounterFact requests into the default model (smollm2, ENCORE
+# unless --method, one batch) and writes DIR/edited-TYPE.gguf with the edited tensors in that type. llama.cpp (CPU, 2
+# threads) loads each file and greedily continues each edited prompt (the request's prompt, subject filled in) for 8
+# tokens; a hit is a continuation whose first word is the new target's first word (case-insensitive, punctuation
+# removed). `emend generate` continues the same prompts on the same file for comparison. It fails (exit 1) where
+# llama.cpp cannot load a file or scores more than 1 hit below Emend on any type.
 #
 # Speed, same 2 threads, on the unedited default model and on the first type's edited file: prompt processing
 # tokens/s over a 512-token prose prompt, generation tokens/s for one sequence (64 new tokens after a 4-token
@@ -25,7 +25,7 @@
 # fallback.
 #
 # Usage: scripts/check-llamacpp.sh EMEND_BINARY [--types "f32 q8_0 q6_k q5_k q4_k keep"] [--records N] [--out DIR]
-#                                                [--data REQUESTS.json]
+#                                                [--data REQUESTS.json] [--method encore|memit|...]
 # Requests: --data, else ../shared/data/counterfact_easyedit/counterfact-edit.json when present, else the demo's
 # bundled demo/facts.json (3 requests, as `make demo` uses). The default model must be in the model cache
 # (scripts/setup.sh or `emend pull smollm2`). A run of the defaults took 2 minutes on 2 cores at load average 2.4,
@@ -49,13 +49,14 @@ parse_args() {
   emend=${1:-}; [ -n "$emend" ] && [ -x "$emend" ] || usage
   emend=$(cd "$(dirname "$emend")" && pwd)/$(basename "$emend")
   shift
-  types="f32 q8_0 q6_k q5_k q4_k keep"; records=10; out=$home/llamacpp-check; data=
+  types="f32 q8_0 q6_k q5_k q4_k keep"; records=10; out=$home/llamacpp-check; data=; method=encore
   while [ $# -gt 0 ]; do
     case $1 in
       --types) types=$2; shift 2 ;;
       --records) records=$2; shift 2 ;;
       --out) out=$2; shift 2 ;;
       --data) data=$2; shift 2 ;;
+      --method) method=$2; shift 2 ;;
       *) usage ;;
     esac
   done
@@ -87,7 +88,7 @@ py() { "$venv/bin/python" "$helper" "$@"; }
 check_type() {
   local type=$1 file=$out/edited-$1.gguf
   echo "== $type: edit, then continue the prompts in llama.cpp and Emend =="
-  "$emend" edit --requests "$data" --limit "$records" --batch-size "$records" --quiet \
+  "$emend" edit --method "$method" --requests "$data" --limit "$records" --batch-size "$records" --quiet \
     --export-type "$type" --out "$file"
   rm -f "$out/llamacpp-$type.json"
   py llamacpp-complete "$file" "$out/prompts.json" 8 "$out/llamacpp-$type.json" 2> "$out/llamacpp-$type.log" ||

@@ -8,6 +8,7 @@
 // thread can still claim one of its chunks.
 #include "emend_pool.h"
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -108,7 +109,12 @@ int emend_pool_run(int64_t count, int chunks, emend_pool_fn fn, void *ctx) {
         pthread_mutex_unlock(&sleep_lock);
     }
     run_chunks(job);
-    while (atomic_load_explicit(&done, memory_order_acquire) < chunks) EMEND_RELAX();
+    // Wait for the workers' chunks: spin, then yield, so that on an oversubscribed machine a worker that was
+    // preempted mid-chunk gets this core back instead of waiting out the caller's time slice.
+    for (int i = 0; atomic_load_explicit(&done, memory_order_acquire) < chunks; i++) {
+        if (i < SPIN_ROUNDS) EMEND_RELAX();
+        else sched_yield();
+    }
     pthread_mutex_unlock(&busy);
     return 1;
 }

@@ -8,6 +8,12 @@
 //                      sub-block j of 32: x = (d·sc_j)·q − dmin·m_j; 64 elements = 32 low then 32 high nibbles
 //   Q5_K (256, 176 B): as Q4_K plus qh[32], each element's fifth bit
 //   Q6_K (256, 210 B): ql[128] (low 4 bits), qh[64] (high 2 bits), scales:i8[16], d:f16;  x = (d·sc)·(q − 32)
+//   Q2_K (256, 84 B): scales[16] (4-bit scale | 4-bit min << 4 per 16 elements), qs[64] (2 bits each), d, dmin:f16;
+//                     x = (d·sc)·q − dmin·m
+//   Q3_K (256, 110 B): hmask[32] (each element's third bit), qs[64] (low 2 bits), scales[12] (16 six-bit scales),
+//                      d:f16;  x = (d·(sc − 32))·(q − 4·(1 − high bit))
+//   In both, each 128-element half h reads qs[32h…32h+31] four times (bits 0–1, 2–3, 4–5, 6–7), 32 elements each,
+//   and every 16 elements take the next scale.
 // Goals in order: bit-exact with ggml's dequantize_row_* (and Emend's Swift reference), then fast. Exactness needs
 // every dequantising multiply and add rounded on its own, so this file is compiled without fused multiply-add
 // (`fp contract(off)`). The fused products (emend_quant_forward, emend_quant_backward) are in emend_quant_fused.c.
@@ -17,7 +23,7 @@
 #include "emend_clones.h"
 
 enum { T_F32 = 0, T_F16 = 1, T_Q4_0 = 2, T_Q4_1 = 3, T_Q5_0 = 6, T_Q5_1 = 7, T_Q8_0 = 8,
-       T_Q4_K = 12, T_Q5_K = 13, T_Q6_K = 14, T_BF16 = 30 };
+       T_Q2_K = 10, T_Q3_K = 11, T_Q4_K = 12, T_Q5_K = 13, T_Q6_K = 14, T_BF16 = 30 };
 
 /// Elements per block and bytes per block of a type; 0 when the type is unknown.
 static void layout(int type, long *qk, long *bytes) {
@@ -30,6 +36,8 @@ static void layout(int type, long *qk, long *bytes) {
     case T_Q5_0: *qk = 32;  *bytes = 22;  return;
     case T_Q5_1: *qk = 32;  *bytes = 24;  return;
     case T_Q8_0: *qk = 32;  *bytes = 34;  return;
+    case T_Q2_K: *qk = 256; *bytes = 84;  return;
+    case T_Q3_K: *qk = 256; *bytes = 110; return;
     case T_Q4_K: *qk = 256; *bytes = 144; return;
     case T_Q5_K: *qk = 256; *bytes = 176; return;
     case T_Q6_K: *qk = 256; *bytes = 210; return;
@@ -170,6 +178,42 @@ INLINE void block_q6_k(const uint8_t *restrict p, float *restrict y) {
     }
 }
 
+INLINE void block_q2_k(const uint8_t *restrict p, float *restrict y) {
+    const uint8_t *scales = p, *qs = p + 16;
+    const float d = half(rd16(p + 80)), dmin = half(rd16(p + 82));
+    for (int h = 0; h < 2; h++)
+        for (int k = 0; k < 4; k++)           // bits 2k…2k+1 of qs[32h + l]
+            for (int s16 = 0; s16 < 2; s16++) {  // 16 elements share a scale and a min
+                const uint8_t sc = scales[8 * h + 2 * k + s16];
+                const float dl = d * (float)(sc & 0xF), ml = dmin * (float)(sc >> 4);
+                const uint8_t *q = qs + 32 * h + 16 * s16;
+                float *o = y + 128 * h + 32 * k + 16 * s16;
+                for (int l = 0; l < 16; l++) o[l] = dl * (float)((q[l] >> (2 * k)) & 3) - ml;
+            }
+}
+
+/// Q3_K's 16 six-bit scales from its 12 packed bytes: the low 4 bits of scale j are the low nibble of byte j (j < 8)
+/// or the high nibble of byte j − 8; the top 2 bits are bits 2·(j / 4)…2·(j / 4)+1 of byte 8 + j % 4.
+INLINE int scale_k3(int j, const uint8_t *s) {
+    const int low = j < 8 ? (s[j] & 0xF) : (s[j - 8] >> 4);
+    return low | (((s[8 + j % 4] >> (2 * (j / 4))) & 3) << 4);
+}
+
+INLINE void block_q3_k(const uint8_t *restrict p, float *restrict y) {
+    const uint8_t *hmask = p, *qs = p + 32, *scales = p + 96;
+    const float d = half(rd16(p + 108));
+    for (int h = 0; h < 2; h++)
+        for (int k = 0; k < 4; k++) {          // bits 2k…2k+1 of qs[32h + l]; high bit 4h + k of hmask[l]
+            const uint8_t m = (uint8_t)(1 << (4 * h + k));
+            for (int s16 = 0; s16 < 2; s16++) {
+                const float dl = d * (float)(scale_k3(8 * h + 2 * k + s16, scales) - 32);
+                const uint8_t *q = qs + 32 * h + 16 * s16, *hm = hmask + 16 * s16;
+                float *o = y + 128 * h + 32 * k + 16 * s16;
+                for (int l = 0; l < 16; l++) o[l] = dl * (float)((int)((q[l] >> (2 * k)) & 3) - ((hm[l] & m) ? 0 : 4));
+            }
+        }
+}
+
 #define BLOCKS(QK, BYTES, FN) \
     for (long b = e0 / (QK); b < (e0 + n) / (QK); b++) FN(row + (BYTES) * b, y + (QK) * (b - e0 / (QK)))
 
@@ -189,6 +233,8 @@ INLINE void dequantize_span(int type, const uint8_t *restrict row, long e0, long
     case T_Q5_0: BLOCKS(32, 22, block_q5_0); break;
     case T_Q5_1: BLOCKS(32, 24, block_q5_1); break;
     case T_Q8_0: BLOCKS(32, 34, block_q8_0); break;
+    case T_Q2_K: BLOCKS(256, 84, block_q2_k); break;
+    case T_Q3_K: BLOCKS(256, 110, block_q3_k); break;
     case T_Q4_K: BLOCKS(256, 144, block_q4_k); break;
     case T_Q5_K: BLOCKS(256, 176, block_q5_k); break;
     case T_Q6_K: BLOCKS(256, 210, block_q6_k); break;

@@ -28,7 +28,7 @@
 #pragma clang diagnostic ignored "-Wpsabi"
 
 enum { T_F32 = 0, T_F16 = 1, T_Q4_0 = 2, T_Q4_1 = 3, T_Q5_0 = 6, T_Q5_1 = 7, T_Q8_0 = 8,
-       T_Q4_K = 12, T_Q5_K = 13, T_Q6_K = 14, T_BF16 = 30 };
+       T_Q2_K = 10, T_Q3_K = 11, T_Q4_K = 12, T_Q5_K = 13, T_Q6_K = 14, T_BF16 = 30 };
 
 #define INLINE __attribute__((always_inline)) static inline
 
@@ -463,7 +463,7 @@ int emend_quant_isa(int cap) {
 
 static int isa(void) { return emend_quant_isa(-1); }
 
-// MARK: - Generic path (F32, and F16/BF16 rows that are not whole units)
+// MARK: - Generic path (F32, Q2_K and Q3_K, which have no unit decoders, and F16/BF16 rows that are not whole units)
 
 enum { CHUNK = 256, GROUP = 8 };  // elements dequantised at a time; rows of x per pass
 
@@ -541,7 +541,7 @@ int emend_quant_backward(int type, const void *w, long in, long out, long c0, lo
                          const float *g, long rows, long ldg, float *dx, long lddx) {
     const long rb = emend_quant_row_bytes(type, in);
     long qk = 1;
-    if (type == T_Q4_K || type == T_Q5_K || type == T_Q6_K) qk = 256;
+    if (type == T_Q2_K || type == T_Q3_K || type == T_Q4_K || type == T_Q5_K || type == T_Q6_K) qk = 256;
     else if (type != T_F32 && type != T_F16 && type != T_BF16) qk = 32;
     if (rb < 0 || c0 < 0 || c1 > in || c0 > c1 || c0 % qk != 0 || c1 % qk != 0) return -1;
     if (!by_units(type, in, c0, c1)) {

@@ -18,7 +18,7 @@ func runWeightBenchmarks() {
         let bytes = randomBlockBytes(s, blocks: outputs * inputs / s.blockSize, using: &rng)
         guard let w = try? WeightMatrix(storage: s, bytes: WeightBytes(bytes), outputs: outputs, inputs: inputs) else { continue }
         let dense = WeightMatrix(w.dequantized())
-        for rows in [1, 4, 10, 512] {
+        for rows in [1, 4, 10, 32, 512] {
             let x = Tensor.randomNormal([rows, inputs], using: &rng), g = Tensor.randomNormal([rows, outputs], using: &rng)
             let automatic: WeightMatrix.BlockKernel = rows <= WeightMatrix.fusedRowLimit ? .fused : .tiled
             let other: WeightMatrix.BlockKernel = automatic == .fused ? .tiled : .fused

@@ -9,14 +9,15 @@ import CEmendKernels
 
 /// A stored element type of a weight matrix. The raw value is the kernels' type id (ggml's numbering).
 public enum WeightStorage: Int32, Sendable, CaseIterable, CustomStringConvertible {
-    case f32 = 0, f16 = 1, q4_0 = 2, q4_1 = 3, q5_0 = 6, q5_1 = 7, q8_0 = 8, q4_K = 12, q5_K = 13, q6_K = 14, bf16 = 30
+    case f32 = 0, f16 = 1, q4_0 = 2, q4_1 = 3, q5_0 = 6, q5_1 = 7, q8_0 = 8, q2_K = 10, q3_K = 11, q4_K = 12, q5_K = 13,
+         q6_K = 14, bf16 = 30
 
     /// Elements per block: 1 for the plain floats, 32 for the legacy quants, 256 for the k-quants.
     public var blockSize: Int {
         switch self {
         case .f32, .f16, .bf16: return 1
         case .q4_0, .q4_1, .q5_0, .q5_1, .q8_0: return 32
-        case .q4_K, .q5_K, .q6_K: return 256
+        case .q2_K, .q3_K, .q4_K, .q5_K, .q6_K: return 256
         }
     }
 
@@ -30,6 +31,8 @@ public enum WeightStorage: Int32, Sendable, CaseIterable, CustomStringConvertibl
         case .q5_0: return 22
         case .q5_1: return 24
         case .q8_0: return 34
+        case .q2_K: return 84
+        case .q3_K: return 110
         case .q4_K: return 144
         case .q5_K: return 176
         case .q6_K: return 210
@@ -52,6 +55,8 @@ public enum WeightStorage: Int32, Sendable, CaseIterable, CustomStringConvertibl
         case .q5_0: return "Q5_0"
         case .q5_1: return "Q5_1"
         case .q8_0: return "Q8_0"
+        case .q2_K: return "Q2_K"
+        case .q3_K: return "Q3_K"
         case .q4_K: return "Q4_K"
         case .q5_K: return "Q5_K"
         case .q6_K: return "Q6_K"

@@ -46,6 +46,20 @@ public func naiveElement(_ storage: WeightStorage, _ b: [UInt8], _ i: Int) -> Fl
         if storage == .q5_K { q += 16 * Int(b[p + 16 + l] >> UInt8(sub) & 1) }
         let (sc, m) = kQuantScaleMin(sub, Array(b[(p + 4)..<(p + 16)]))
         return f16(0) * Float(sc) * Float(q) - f16(2) * Float(m)
+    case .q2_K, .q3_K:
+        // 2 halves of 128; quarter k of a half: bits 2k…2k+1 of qs[32h + l]; a scale per 16 elements.
+        let h = j / 128, k = j % 128 / 32, l = j % 32, sub = 8 * h + 2 * k + l / 16
+        let qs = storage == .q2_K ? 16 : 32
+        let low = Int(b[p + qs + 32 * h + l] >> UInt8(2 * k)) & 3
+        if storage == .q2_K {
+            let sc = b[p + sub]
+            return f16(80) * Float(sc & 0xF) * Float(low) - f16(82) * Float(sc >> 4)
+        }
+        // Q3_K: the third bit is bit 4h + k of hmask[l]; a clear bit means q − 4.
+        let q = low - (bit(0, 8 * l + 4 * h + k) == 1 ? 0 : 4)
+        let s = Array(b[(p + 96)..<(p + 108)])
+        let sc = Int(sub < 8 ? s[sub] & 0xF : s[sub - 8] >> 4) | (Int(s[8 + sub % 4] >> UInt8(2 * (sub / 4))) & 3) << 4
+        return f16(108) * Float(sc - 32) * Float(q)
     case .q6_K:
         // 2 halves of 128; quarter k of a half: low/high nibble of ql[l] or ql[l + 32], bits 2k…2k+1 of qh[l].
         let h = j / 128, k = j % 128 / 32, l = j % 32
@@ -82,6 +96,8 @@ public func randomBlockBytes(_ storage: WeightStorage, blocks: Int, using rng: i
         case .q4_0, .q5_0, .q8_0: put16(p, scale())
         case .q4_1, .q5_1, .q4_K, .q5_K: put16(p, scale()); put16(p + 2, scale())
         case .q6_K: put16(p + 208, scale())
+        case .q2_K: put16(p + 80, scale()); put16(p + 82, scale())
+        case .q3_K: put16(p + 108, scale())
         }
     }
     return out

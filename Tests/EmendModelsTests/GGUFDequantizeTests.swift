@@ -174,12 +174,27 @@ final class GGUFDequantizeTests: XCTestCase {
         assertEqual(try dequant(.q8_K, b.bytes, count: 256), expected, "Q8_K")
     }
 
+    /// Q2_K and Q3_K (kept stored, through the C kernels) against gguf-py's reference dequantizer, bit for bit: 16 random
+    /// blocks each (the dequant/ fixtures of scripts/make-quant-fixtures.py, gguf 0.19.0).
+    func testDequantize_Q2_K_Q3_K_MatchGGUFPy() throws {
+        let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/dequant")
+        for type in [GGMLType.q2_K, .q3_K] {
+            let blocks = [UInt8](try Data(contentsOf: folder.appendingPathComponent("\(type).bin")))
+            let want = try Data(contentsOf: folder.appendingPathComponent("\(type).f32")).withUnsafeBytes {
+                Array($0.bindMemory(to: UInt32.self)).map { Float(bitPattern: UInt32(littleEndian: $0)) }
+            }
+            XCTAssertEqual(blocks.count, 16 * type.bytesPerBlock, "\(type)")
+            let got = try dequant(type, blocks, count: want.count)
+            XCTAssertEqual(got.map(\.bitPattern), want.map(\.bitPattern), "\(type) against gguf-py")
+        }
+    }
+
     /// Wrong byte counts and unsupported types throw rather than read out of bounds.
     func testDequantize_RejectsBadInput() throws {
         XCTAssertThrowsError(try dequant(.q4_1, [UInt8](repeating: 0, count: 19), count: 32)) { e in
             guard case .tensorByteCountMismatch = e as? EmendModelsError else { return XCTFail("\(e)") }
         }
-        XCTAssertThrowsError(try dequant(.q3_K, [UInt8](repeating: 0, count: 110), count: 256)) { e in
+        XCTAssertThrowsError(try dequant(.iq2_xxs, [UInt8](repeating: 0, count: GGMLType.iq2_xxs.bytesPerBlock), count: 256)) { e in
             guard case .unsupportedTensorType = e as? EmendModelsError else { return XCTFail("\(e)") }
         }
     }

@@ -5,8 +5,9 @@
 // legacy quants, 256 for the k-quants); a row takes emend_quant_row_bytes(type, in) bytes and rows are contiguous.
 // x [rows, in] (row stride ldx); g [rows, out] (ldg); y [rows, out] (ldy); dx [rows, in] (lddx).
 //
-// Type ids are ggml's (ggml.h): F32 0, F16 1, Q4_0 2, Q4_1 3, Q5_0 6, Q5_1 7, Q8_0 8, Q4_K 12, Q5_K 13, Q6_K 14,
-// BF16 30. Every function returns 0, or -1 for a type it does not know or a column range not on block bounds.
+// Type ids are ggml's (ggml.h): F32 0, F16 1, Q4_0 2, Q4_1 3, Q5_0 6, Q5_1 7, Q8_0 8, Q2_K 10, Q3_K 11, Q4_K 12,
+// Q5_K 13, Q6_K 14, BF16 30 (Q2_K and Q3_K have no unit decoders: their products dequantise 256 elements at a time).
+// Every function returns 0, or -1 for a type it does not know or a column range not on block bounds.
 // The dequantised values are bit-exact with ggml's dequantize_row_* (Float32 math in the same order, no fused
 // multiply-add). The products accumulate in Float32 in an order of their own, and decode each weight as q·d + m with
 // one fused multiply-add: the result of a Float32 product on the dequantised matrix up to rounding order.

@@ -4,7 +4,7 @@ import EmendCore
 
 extension GGMLType {
     /// The `WeightStorage` of this type, or nil when weight matrices of this type must be dequantised to Float32
-    /// (integers, F64, Q8_1, Q8_K, the i-quants, Q2_K, Q3_K, …).
+    /// (integers, F64, Q8_1, Q8_K, the i-quants, …).
     public var weightStorage: WeightStorage? {
         switch self {
         case .f32: return .f32
@@ -15,6 +15,8 @@ extension GGMLType {
         case .q5_0: return .q5_0
         case .q5_1: return .q5_1
         case .q8_0: return .q8_0
+        case .q2_K: return .q2_K
+        case .q3_K: return .q3_K
         case .q4_K: return .q4_K
         case .q5_K: return .q5_K
         case .q6_K: return .q6_K

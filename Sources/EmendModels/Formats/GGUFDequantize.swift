@@ -4,7 +4,7 @@
 // order: d·q + m, (d·sc)·q), then fast: blocks are independent, so work is split over blocks.
 //
 // The types a weight matrix can keep in place (`weightStorage`: F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0,
-// Q4_K, Q5_K, Q6_K) go through EmendCore's C kernels (`dequantizeBlocks`; layouts in CEmendKernels/emend_quant.c),
+// Q2_K, Q3_K, Q4_K, Q5_K, Q6_K) go through EmendCore's C kernels (`dequantizeBlocks`; layouts in CEmendKernels/emend_quant.c),
 // measured at least 2–11× faster than the Swift loops they replaced (8M elements, 2 threads: Q4_K 16.5 → 1.5 ms, Q8_0
 // 18.3 → 2.8 ms, F16 42 → 20 ms; BF16 equal). The rest stay here:
 //   Q8_1 (32, 36 B): d, s:f16, qs:i8[32]   x = q·d  (s is ignored)
