@@ -23,10 +23,15 @@ tsv=$outdir/survival-sequential.tsv
 for method in $methods; do
   store=$state/$method-$edits.store
   [ -d "$store" ] || "$binary" store init "$store" --model smollm2
-  # Re-running resumes an interrupted run; a finished one commits nothing new.
-  /usr/bin/time -v "$binary" edit --store "$store" --method "$method" --requests "$data" --limit "$edits" \
-    --batch-size "$batch" --on-duplicate keep-both --quiet 2> "$state/$method-$edits.edit.time" \
-    | tee "$outdir/$method-$edits.edit.log"
+  # Re-running resumes an interrupted run; a finished one commits nothing new. Its standard error (with the time and
+  # peak memory where /usr/bin/time exists) goes to STATE/METHOD-EDITS.edit.time, shown when the edit fails.
+  timer=(); [ -x /usr/bin/time ] && timer=(/usr/bin/time -v)
+  if ! "${timer[@]}" "$binary" edit --store "$store" --method "$method" --requests "$data" --limit "$edits" \
+      --batch-size "$batch" --on-duplicate keep-both --quiet 2> "$state/$method-$edits.edit.time" \
+      | tee "$outdir/$method-$edits.edit.log"; then
+    grep -v "^$(printf '\t')" "$state/$method-$edits.edit.time" | tail -n 20 >&2  # without time's tab-indented stats
+    exit 1
+  fi
   for type in $types; do
     grep -q "^$method	$edits	$type	" "$tsv" && continue
     out=$state/$method-$edits-$type.gguf
@@ -34,7 +39,8 @@ for method in $methods; do
     "$binary" eval --model "$out" --dataset counterfact --data "$data" --records "0..$((edits - 1))" --json \
       > "$outdir/$method-$edits-$type.eval.json"
     bytes=$(stat -c %s "$out")
-    python3 "$root/scripts/survival_table.py" row "$outdir/$method-$edits-$type.eval.json" "$method" "$edits" "$type" "$bytes" >> "$tsv"
+    python3 "$root/scripts/survival_table.py" row "$outdir/$method-$edits-$type.eval.json" \
+      "$method" "$edits" "$type" "$bytes" >> "$tsv"
     rm -f "$out"
   done
 done
