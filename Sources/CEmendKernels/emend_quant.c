@@ -45,6 +45,12 @@ static void layout(int type, long *qk, long *bytes) {
     }
 }
 
+long emend_quant_block_elements(int type) {
+    long qk, bytes;
+    layout(type, &qk, &bytes);
+    return qk;
+}
+
 long emend_quant_row_bytes(int type, long in) {
     long qk, bytes;
     layout(type, &qk, &bytes);

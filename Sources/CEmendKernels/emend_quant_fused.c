@@ -511,6 +511,18 @@ static void backward_generic(int type, const void *w, long in, long out, long c0
 
 // MARK: - Entry points
 
+/// NAME_avx512, NAME_avx2 or NAME_base, the widest build `isa()` allows, called with the remaining arguments.
+#if defined(__x86_64__)
+#define BY_ISA(NAME, ...)                                                             \
+    switch (isa()) {                                                                  \
+    case 2: NAME##_avx512(__VA_ARGS__); break;                                        \
+    case 1: NAME##_avx2(__VA_ARGS__); break;                                          \
+    default: NAME##_base(__VA_ARGS__); break;                                         \
+    }
+#else
+#define BY_ISA(NAME, ...) NAME##_base(__VA_ARGS__)
+#endif
+
 /// Whether the unit drivers take this type and these column bounds.
 static int by_units(int type, long in, long c0, long c1) {
     int upb, bytes;
@@ -526,36 +538,19 @@ int emend_quant_forward(int type, const void *w, long in, long o0, long o1,
         forward_generic(type, w, in, o0, o1, x, rows, ldx, y, ldy);
         return 0;
     }
-    const uint8_t *wb = (const uint8_t *)w;
-    switch (isa()) {
-#if defined(__x86_64__)
-    case 2: forward_avx512(type, wb, rb, in, o0, o1, x, rows, ldx, y, ldy); break;
-    case 1: forward_avx2(type, wb, rb, in, o0, o1, x, rows, ldx, y, ldy); break;
-#endif
-    default: forward_base(type, wb, rb, in, o0, o1, x, rows, ldx, y, ldy); break;
-    }
+    BY_ISA(forward, type, (const uint8_t *)w, rb, in, o0, o1, x, rows, ldx, y, ldy);
     return 0;
 }
 
 int emend_quant_backward(int type, const void *w, long in, long out, long c0, long c1,
                          const float *g, long rows, long ldg, float *dx, long lddx) {
-    const long rb = emend_quant_row_bytes(type, in);
-    long qk = 1;
-    if (type == T_Q2_K || type == T_Q3_K || type == T_Q4_K || type == T_Q5_K || type == T_Q6_K) qk = 256;
-    else if (type != T_F32 && type != T_F16 && type != T_BF16) qk = 32;
+    const long rb = emend_quant_row_bytes(type, in), qk = emend_quant_block_elements(type);
     if (rb < 0 || c0 < 0 || c1 > in || c0 > c1 || c0 % qk != 0 || c1 % qk != 0) return -1;
     if (!by_units(type, in, c0, c1)) {
         backward_generic(type, w, in, out, c0, c1, g, rows, ldg, dx, lddx);
         return 0;
     }
-    const uint8_t *wb = (const uint8_t *)w;
-    switch (isa()) {
-#if defined(__x86_64__)
-    case 2: backward_avx512(type, wb, rb, out, c0, c1, g, rows, ldg, dx, lddx); break;
-    case 1: backward_avx2(type, wb, rb, out, c0, c1, g, rows, ldg, dx, lddx); break;
-#endif
-    default: backward_base(type, wb, rb, out, c0, c1, g, rows, ldg, dx, lddx); break;
-    }
+    BY_ISA(backward, type, (const uint8_t *)w, rb, out, c0, c1, g, rows, ldg, dx, lddx);
     return 0;
 }
 
@@ -566,13 +561,6 @@ int emend_quant_decode(int type, const void *w, long in, long r0, long r1, long 
     if (rb < 0 || upb == 0 || in % 32 != 0 || c0 < 0 || c1 > in || c0 > c1 || c0 % (32 * upb) != 0 || c1 % (32 * upb) != 0) {
         return emend_quant_dequantize(type, w, in, r0, r1, c0, c1, dst, ldd);
     }
-    const uint8_t *wb = (const uint8_t *)w;
-    switch (isa()) {
-#if defined(__x86_64__)
-    case 2: decode_avx512(type, wb, rb, r0, r1, c0, c1, dst, ldd); break;
-    case 1: decode_avx2(type, wb, rb, r0, r1, c0, c1, dst, ldd); break;
-#endif
-    default: decode_base(type, wb, rb, r0, r1, c0, c1, dst, ldd); break;
-    }
+    BY_ISA(decode, type, (const uint8_t *)w, rb, r0, r1, c0, c1, dst, ldd);
     return 0;
 }

@@ -6,6 +6,16 @@ import EmendTestSupport
 /// Export to GGUF (a copy of the source with only the changed tensors re-encoded) and to Hugging Face folders,
 /// checked by reading the files back: raw bytes against the source file, weights against the in-memory model.
 final class TransformerModelExportTests: XCTestCase {
+    /// The real model with small random edits to ffn_down of block 5 and attn_q of block 2 (whose rows go back through
+    /// llama.cpp's Q permutation at export).
+    private func modelWithTwoEdits(seed: UInt64) throws -> TransformerModel {
+        var m = try RealModelFixture.model()
+        var rng = SeededGenerator(seed: seed)
+        m.weights.blocks[5].ffnDown += Tensor.randomNormal(m.weights.blocks[5].ffnDown.shape, std: 1e-3, using: &rng)
+        m.weights.blocks[2].attnQ += Tensor.randomNormal(m.weights.blocks[2].attnQ.shape, std: 1e-3, using: &rng)
+        return m
+    }
+
     // MARK: - GGUF (real model)
 
     /// Edits ffn_down of block 5 and attn_q of block 2 (Q rows go back through llama.cpp's permutation), exports
@@ -13,10 +23,7 @@ final class TransformerModelExportTests: XCTestCase {
     /// other tensor's raw bytes, type and dims, and all metadata, equal the source file's; the reloaded model's
     /// logits equal the in-memory edited model's.
     func testExportGGUF_EditedTensorsReplacedOthersByteIdentical() throws {
-        var m = try RealModelFixture.model()
-        var rng = SeededGenerator(seed: 9)
-        m.weights.blocks[5].ffnDown += Tensor.randomNormal(m.weights.blocks[5].ffnDown.shape, std: 1e-3, using: &rng)
-        m.weights.blocks[2].attnQ += Tensor.randomNormal(m.weights.blocks[2].attnQ.shape, std: 1e-3, using: &rng)
+        let m = try modelWithTwoEdits(seed: 9)
         let out = makeTemporaryFolder(self).appendingPathComponent("edited.gguf")
         let report = try m.export(to: out, format: .gguf, dtype: .f32)
         let edited: Set = ["blk.5.ffn_down.weight", "blk.2.attn_q.weight"]
@@ -156,10 +163,7 @@ final class TransformerModelExportTests: XCTestCase {
     /// The default export on the default model: the edited ffn_down (rows of 1536) as Q5_K and an edited attn_q (rows
     /// of 576, which 256 does not divide) as Q8_0, each equal bit for bit to Emend's quantizer on the edited values.
     func testExportGGUF_AutoIsQ5KWithQ8_0Fallback() throws {
-        var m = try RealModelFixture.model()
-        var rng = SeededGenerator(seed: 4)
-        m.weights.blocks[5].ffnDown += Tensor.randomNormal(m.weights.blocks[5].ffnDown.shape, std: 1e-3, using: &rng)
-        m.weights.blocks[2].attnQ += Tensor.randomNormal(m.weights.blocks[2].attnQ.shape, std: 1e-3, using: &rng)
+        let m = try modelWithTwoEdits(seed: 4)
         let out = makeTemporaryFolder(self).appendingPathComponent("edited.gguf")
         let report = try m.export(to: out, format: .gguf)
         XCTAssertEqual(report.typeSummary, "2 tensors as Q8_0 (1), Q5_K (1)")

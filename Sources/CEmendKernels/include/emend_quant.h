@@ -18,6 +18,9 @@
 /// Bytes of one stored row of `in` elements, or -1 when the type is unknown or `in` is not a whole number of blocks.
 long emend_quant_row_bytes(int type, long in);
 
+/// Elements per block of a type (1 for F32/F16/BF16, 32 for the legacy quants, 256 for the k-quants), 0 when unknown.
+long emend_quant_block_elements(int type);
+
 /// dst[(r − r0)·ldd + (c − c0)] = W[r, c] for r in [r0, r1), c in [c0, c1); c0 and c1 on block bounds.
 int emend_quant_dequantize(int type, const void *w, long in, long r0, long r1, long c0, long c1,
                            float *dst, long ldd);
