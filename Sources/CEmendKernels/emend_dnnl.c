@@ -15,7 +15,8 @@
     X(dnnl_engine_create) X(dnnl_stream_create) X(dnnl_memory_desc_init_by_strides) X(dnnl_matmul_desc_init) \
     X(dnnl_primitive_desc_create) X(dnnl_primitive_create) X(dnnl_memory_create) X(dnnl_primitive_execute) \
     X(dnnl_stream_wait) X(dnnl_memory_destroy) X(dnnl_primitive_destroy) X(dnnl_primitive_desc_destroy) \
-    X(dnnl_reorder_primitive_desc_create)
+    X(dnnl_reorder_primitive_desc_create) X(dnnl_memory_desc_init_by_tag) \
+    X(dnnl_primitive_desc_query_md) X(dnnl_memory_desc_get_size)
 
 static struct {
 #define DECLARE(name) __typeof__(name) *name;
@@ -55,28 +56,33 @@ int emend_dnnl_available(void) { return ready() == dnnl_success; }
 
 #define TRY(x) do { s = (x); if (s != dnnl_success) goto done; } while (0)
 
-static int run(long m, long n, long k,
-               dnnl_data_type_t at, const void *a, long a_rs, long a_cs,
-               dnnl_data_type_t bt, const void *b, long b_rs, long b_cs,
-               float *c, long ldc) {
-    dnnl_status_t s = ready();
-    if (s != dnnl_success) return (int)s;
-    dnnl_memory_desc_t amd, bmd, cmd;
-    dnnl_dims_t ad = {m, k}, bd = {k, n}, cd = {m, n};
-    dnnl_dims_t as = {a_rs, a_cs}, bs = {b_rs, b_cs}, cs = {ldc, 1};
-    dnnl_primitive_desc_t pd = NULL;
+/// The matmul C[m, n] = A · B with A and C as strided row-major matrices and B as `bmd`; with `b_any`, B's layout is
+/// left to oneDNN (`dnnl_format_tag_any`) and *wmd receives the one it chose.
+static dnnl_status_t matmul_pd(long m, long n, long k, dnnl_data_type_t at, long a_rs, long a_cs,
+                               const dnnl_memory_desc_t *bmd, long ldc, dnnl_primitive_desc_t *pd,
+                               dnnl_memory_desc_t *amd, dnnl_memory_desc_t *cmd) {
+    dnnl_status_t s;
+    dnnl_dims_t ad = {m, k}, cd = {m, n}, as = {a_rs, a_cs}, cs = {ldc, 1};
+    dnnl_matmul_desc_t md;
+    TRY(dl.dnnl_memory_desc_init_by_strides(amd, 2, ad, at, as));
+    TRY(dl.dnnl_memory_desc_init_by_strides(cmd, 2, cd, dnnl_f32, cs));
+    TRY(dl.dnnl_matmul_desc_init(&md, amd, bmd, NULL, cmd));
+    TRY(dl.dnnl_primitive_desc_create(pd, &md, NULL, engine, NULL));
+done:
+    return s;
+}
+
+/// Runs the matmul of `pd` on raw pointers; B's memory is described by `bmd` (the primitive's own weights layout
+/// when B is blocked).
+static dnnl_status_t execute(dnnl_primitive_desc_t pd, const dnnl_memory_desc_t *amd, const void *a,
+                             const dnnl_memory_desc_t *bmd, const void *b, const dnnl_memory_desc_t *cmd, float *c) {
+    dnnl_status_t s;
     dnnl_primitive_t prim = NULL;
     dnnl_memory_t am = NULL, bm = NULL, cm = NULL;
-    dnnl_matmul_desc_t md;
-    TRY(dl.dnnl_memory_desc_init_by_strides(&amd, 2, ad, at, as));
-    TRY(dl.dnnl_memory_desc_init_by_strides(&bmd, 2, bd, bt, bs));
-    TRY(dl.dnnl_memory_desc_init_by_strides(&cmd, 2, cd, dnnl_f32, cs));
-    TRY(dl.dnnl_matmul_desc_init(&md, &amd, &bmd, NULL, &cmd));
-    TRY(dl.dnnl_primitive_desc_create(&pd, &md, NULL, engine, NULL));
     TRY(dl.dnnl_primitive_create(&prim, pd));
-    TRY(dl.dnnl_memory_create(&am, &amd, engine, (void *)a));
-    TRY(dl.dnnl_memory_create(&bm, &bmd, engine, (void *)b));
-    TRY(dl.dnnl_memory_create(&cm, &cmd, engine, c));
+    TRY(dl.dnnl_memory_create(&am, amd, engine, (void *)a));
+    TRY(dl.dnnl_memory_create(&bm, bmd, engine, (void *)b));
+    TRY(dl.dnnl_memory_create(&cm, cmd, engine, c));
     dnnl_exec_arg_t args[3] = {{DNNL_ARG_SRC, am}, {DNNL_ARG_WEIGHTS, bm}, {DNNL_ARG_DST, cm}};
     TRY(dl.dnnl_primitive_execute(prim, stream, 3, args));
     TRY(dl.dnnl_stream_wait(stream));
@@ -85,6 +91,75 @@ done:
     if (bm) dl.dnnl_memory_destroy(bm);
     if (cm) dl.dnnl_memory_destroy(cm);
     if (prim) dl.dnnl_primitive_destroy(prim);
+    return s;
+}
+
+static int run(long m, long n, long k,
+               dnnl_data_type_t at, const void *a, long a_rs, long a_cs,
+               dnnl_data_type_t bt, const void *b, long b_rs, long b_cs,
+               float *c, long ldc) {
+    dnnl_status_t s = ready();
+    if (s != dnnl_success) return (int)s;
+    dnnl_memory_desc_t amd, bmd, cmd;
+    dnnl_dims_t bd = {k, n}, bs = {b_rs, b_cs};
+    dnnl_primitive_desc_t pd = NULL;
+    TRY(dl.dnnl_memory_desc_init_by_strides(&bmd, 2, bd, bt, bs));
+    TRY(matmul_pd(m, n, k, at, a_rs, a_cs, &bmd, ldc, &pd, &amd, &cmd));
+    TRY(execute(pd, &amd, a, &bmd, b, &cmd, c));
+done:
+    if (pd) dl.dnnl_primitive_desc_destroy(pd);
+    return (int)s;
+}
+
+/// The Float32 matmul with B's layout left to oneDNN; *pd must be destroyed by the caller when 0 is returned.
+static dnnl_status_t blocked_pd(long m, long n, long k, long lda, long ldc, dnnl_primitive_desc_t *pd,
+                                dnnl_memory_desc_t *amd, dnnl_memory_desc_t *cmd, const dnnl_memory_desc_t **wmd) {
+    dnnl_status_t s = ready();
+    if (s != dnnl_success) return s;
+    dnnl_memory_desc_t bmd;
+    dnnl_dims_t bd = {k, n};
+    TRY(dl.dnnl_memory_desc_init_by_tag(&bmd, 2, bd, dnnl_f32, dnnl_format_tag_any));
+    TRY(matmul_pd(m, n, k, dnnl_f32, lda, 1, &bmd, ldc, pd, amd, cmd));
+    *wmd = dl.dnnl_primitive_desc_query_md(*pd, dnnl_query_weights_md, 0);
+    if (!*wmd) s = dnnl_runtime_error;
+done:
+    return s;
+}
+
+int emend_dnnl_blocked_b_layout(long m, long n, long k, long lda, long ldc, emend_dnnl_blocked_b *layout) {
+    dnnl_primitive_desc_t pd = NULL;
+    dnnl_memory_desc_t amd, cmd;
+    const dnnl_memory_desc_t *w;
+    dnnl_status_t s = blocked_pd(m, n, k, lda, ldc, &pd, &amd, &cmd, &w);
+    if (s == dnnl_success) {
+        const dnnl_blocking_desc_t *bl = &w->format_desc.blocking;
+        // The one pattern the decoders write: an inner [kb, nb] block, row-major, of one data type, no offset.
+        if (w->ndims != 2 || w->format_kind != dnnl_blocked || w->data_type != dnnl_f32 || w->offset0 != 0
+            || bl->inner_nblks != 2 || bl->inner_idxs[0] != 0 || bl->inner_idxs[1] != 1) {
+            s = dnnl_unimplemented;
+        } else {
+            layout->kb = bl->inner_blks[0];
+            layout->nb = bl->inner_blks[1];
+            layout->k_stride = bl->strides[0];
+            layout->n_stride = bl->strides[1];
+            layout->size = (long)(dl.dnnl_memory_desc_get_size(w) / sizeof(float));
+            // Every element, padding included, must lie inside the size oneDNN reports.
+            long kblocks = (k + layout->kb - 1) / layout->kb, nblocks = (n + layout->nb - 1) / layout->nb;
+            long last = (kblocks - 1) * layout->k_stride + (nblocks - 1) * layout->n_stride + layout->kb * layout->nb;
+            if (layout->kb <= 0 || layout->nb <= 0 || last > layout->size) s = dnnl_unimplemented;
+        }
+    }
+    if (pd) dl.dnnl_primitive_desc_destroy(pd);
+    return (int)s;
+}
+
+int emend_dnnl_matmul_f32_blocked(long m, long n, long k, const float *a, long lda, const float *b,
+                                  float *c, long ldc) {
+    dnnl_primitive_desc_t pd = NULL;
+    dnnl_memory_desc_t amd, cmd;
+    const dnnl_memory_desc_t *w;
+    dnnl_status_t s = blocked_pd(m, n, k, lda, ldc, &pd, &amd, &cmd, &w);
+    if (s == dnnl_success) s = execute(pd, &amd, a, w, b, &cmd, c);
     if (pd) dl.dnnl_primitive_desc_destroy(pd);
     return (int)s;
 }

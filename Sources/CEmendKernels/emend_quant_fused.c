@@ -564,3 +564,123 @@ int emend_quant_decode(int type, const void *w, long in, long r0, long r1, long 
     BY_ISA(decode, type, (const uint8_t *)w, rb, r0, r1, c0, c1, dst, ldd);
     return 0;
 }
+
+// MARK: - B in oneDNN's blocked layout (the tiled products)
+//
+// The tiled products hand oneDNN a dequantised B in the blocked layout its Float32 matmul runs fastest with
+// (emend_dnnl_blocked_b: [kb, nb] blocks, kb and nb multiples of 16), instead of a plain one it would copy into
+// that layout itself on every call. The forward's B is Wᵀ, so its W rows are decoded 16 at a time into a small
+// buffer and transposed 16×16 in registers; the backward's B is W itself, decoded row by row and moved in runs of nb.
+
+enum { PACK_CHUNK = 256, PACK_LD = PACK_CHUNK + 16 };  // columns decoded at a time; buffer row stride (+64 bytes
+                                                        // so that 16 rows do not share a few cache sets)
+
+/// Rows 0..15 of `out` (row stride ldo) = columns 0..15 of the 16×16 block at src (row stride lds): four stages,
+/// each swapping the off-diagonal d×d blocks of every 2d×2d block (d = 8, 4, 2, 1).
+INLINE void transpose16(const float *src, long lds, float *out, long ldo) {
+    f32x16 r[16];
+    for (int i = 0; i < 16; i++) memcpy(&r[i], src + i * lds, sizeof(f32x16));
+    // Each stage pairs rows i and i + D (bit D of i clear): lanes with bit D clear keep a's, the others take b's
+    // lane − D; b's lanes with bit D clear take a's lane + D.
+#define PAIR_8 r[i] = __builtin_shufflevector(a, b, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23); \
+               r[i + 8] = __builtin_shufflevector(a, b, 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31);
+#define PAIR_4 r[i] = __builtin_shufflevector(a, b, 0, 1, 2, 3, 16, 17, 18, 19, 8, 9, 10, 11, 24, 25, 26, 27); \
+               r[i + 4] = __builtin_shufflevector(a, b, 4, 5, 6, 7, 20, 21, 22, 23, 12, 13, 14, 15, 28, 29, 30, 31);
+#define PAIR_2 r[i] = __builtin_shufflevector(a, b, 0, 1, 16, 17, 4, 5, 20, 21, 8, 9, 24, 25, 12, 13, 28, 29); \
+               r[i + 2] = __builtin_shufflevector(a, b, 2, 3, 18, 19, 6, 7, 22, 23, 10, 11, 26, 27, 14, 15, 30, 31);
+#define PAIR_1 r[i] = __builtin_shufflevector(a, b, 0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30); \
+               r[i + 1] = __builtin_shufflevector(a, b, 1, 17, 3, 19, 5, 21, 7, 23, 9, 25, 11, 27, 13, 29, 15, 31);
+#define STAGE(D) for (int i = 0; i < 16; i++) { if (i & D) continue; const f32x16 a = r[i], b = r[i + D]; PAIR_##D }
+    STAGE(8) STAGE(4) STAGE(2) STAGE(1)
+#undef STAGE
+#undef PAIR_8
+#undef PAIR_4
+#undef PAIR_2
+#undef PAIR_1
+    for (int i = 0; i < 16; i++) memcpy(out + i * ldo, &r[i], sizeof(f32x16));
+}
+
+/// The 16 columns [j, j + 16) of the forward's B, p < kpad: `buf` holds W rows j… (16 of them, zero past the last)
+/// for columns [c, c + n) at row stride PACK_LD; each 16×16 block goes to rows p of B.
+INLINE void transpose_chunk(const float *buf, long c, long n, const emend_dnnl_blocked_b *l, float *col) {
+    for (long p0 = c; p0 < c + n; p0 += 16)
+        transpose16(buf + (p0 - c), PACK_LD, col + (p0 / l->kb) * l->k_stride + (p0 % l->kb) * l->nb, l->nb);
+}
+#if defined(__x86_64__)
+AVX512 static void transpose_chunk_avx512(const float *buf, long c, long n, const emend_dnnl_blocked_b *l, float *col) {
+    transpose_chunk(buf, c, n, l, col);
+}
+AVX2 static void transpose_chunk_avx2(const float *buf, long c, long n, const emend_dnnl_blocked_b *l, float *col) {
+    transpose_chunk(buf, c, n, l, col);
+}
+#endif
+static void transpose_chunk_base(const float *buf, long c, long n, const emend_dnnl_blocked_b *l, float *col) {
+    transpose_chunk(buf, c, n, l, col);
+}
+
+/// Blocks of whole 16×16 tiles, nb dividing PACK_CHUNK (the backward moves decoded chunks in runs of nb).
+int emend_quant_pack_supported(const emend_dnnl_blocked_b *l) {
+    return l->kb > 0 && l->nb > 0 && l->kb % 16 == 0 && l->nb % 16 == 0 && PACK_CHUNK % l->nb == 0;
+}
+
+int emend_quant_pack_forward(int type, const void *w, long in, long o0, long o1, long jb0, long jb1,
+                             const emend_dnnl_blocked_b *l, float *dst) {
+    const long qk = emend_quant_block_elements(type), n = o1 - o0;
+    if (emend_quant_row_bytes(type, in) < 0 || qk <= 0 || !emend_quant_pack_supported(l) || o0 < 0 || o0 > o1 || jb0 < 0 || jb0 > jb1
+        || jb1 * l->nb > n + l->nb - 1) return -1;
+    // Columns are decoded PACK_CHUNK at a time (whole blocks: 256 is a multiple of every block size), rounded up to
+    // whole 16-column tiles (the decoded columns past `in` are zeros); B's rows past those, up to whole kb, are zeros.
+    const long kpad = (in + l->kb - 1) / l->kb * l->kb, in16 = (in + 15) / 16 * 16;
+    float buf[16 * PACK_LD] __attribute__((aligned(64)));
+    for (long jb = jb0; jb < jb1; jb++) {
+        for (long j = jb * l->nb; j < (jb + 1) * l->nb; j += 16) {
+            float *col = dst + jb * l->n_stride + j % l->nb;
+            const long r0 = o0 + (j < n ? j : n), r1 = o0 + (j + 16 < n ? j + 16 : n);
+            for (long c = 0; c < in; c += PACK_CHUNK) {
+                const long m = in - c < PACK_CHUNK ? in - c : PACK_CHUNK, m16 = (m + 15) / 16 * 16;
+                if (r1 > r0) {
+                    const int rc = emend_quant_decode(type, w, in, r0, r1, c, c + m, buf, PACK_LD);
+                    if (rc != 0) return rc;
+                }
+                for (long r = r1 - r0; r < 16; r++) memset(buf + r * PACK_LD, 0, (size_t)m16 * sizeof(float));
+                if (m16 > m) for (long r = 0; r < r1 - r0; r++) memset(buf + r * PACK_LD + m, 0, (size_t)(m16 - m) * sizeof(float));
+                BY_ISA(transpose_chunk, buf, c, m16, l, col);
+            }
+            for (long p = in16; p < kpad; p++)
+                memset(col + (p / l->kb) * l->k_stride + (p % l->kb) * l->nb, 0, 16 * sizeof(float));
+        }
+    }
+    return 0;
+}
+
+int emend_quant_pack_backward(int type, const void *w, long in, long out, long c0, long c1, long pb0, long pb1,
+                              const emend_dnnl_blocked_b *l, float *dst) {
+    const long qk = emend_quant_block_elements(type), n = c1 - c0;
+    if (emend_quant_row_bytes(type, in) < 0 || qk <= 0 || !emend_quant_pack_supported(l) || c0 < 0 || c1 > in || c0 > c1
+        || c0 % qk != 0 || (c1 % qk != 0 && c1 != in) || pb0 < 0 || pb0 > pb1 || pb1 * l->kb > out + l->kb - 1) return -1;
+    const long nblocks = (n + l->nb - 1) / l->nb;
+    float buf[16 * PACK_LD] __attribute__((aligned(64)));
+    for (long pb = pb0; pb < pb1; pb++) {
+        for (long p0 = pb * l->kb; p0 < (pb + 1) * l->kb; p0 += 16) {
+            const long r1 = p0 + 16 < out ? p0 + 16 : out;
+            float *blk = dst + pb * l->k_stride + (p0 % l->kb) * l->nb;
+            for (long c = 0; c < nblocks * l->nb; c += PACK_CHUNK) {
+                // Columns [c, c + m) of B: PACK_CHUNK (whole blocks of W, whole nb), or the last nb-blocks.
+                const long span = nblocks * l->nb - c, m = span < PACK_CHUNK ? span : PACK_CHUNK;
+                const long valid = n - c < m ? (n - c > 0 ? n - c : 0) : m;
+                if (p0 < out && valid > 0) {
+                    const int rc = emend_quant_decode(type, w, in, p0, r1, c0 + c, c0 + c + valid, buf, PACK_LD);
+                    if (rc != 0) return rc;
+                }
+                for (long r = 0; r < 16; r++) {
+                    float *row = buf + r * PACK_LD;
+                    if (p0 + r >= out) memset(row, 0, (size_t)m * sizeof(float));
+                    else if (valid < m) memset(row + valid, 0, (size_t)(m - valid) * sizeof(float));
+                    for (long j = 0; j < m; j += l->nb)
+                        memcpy(blk + ((c + j) / l->nb) * l->n_stride + r * l->nb, row + j, (size_t)l->nb * sizeof(float));
+                }
+            }
+        }
+    }
+    return 0;
+}

@@ -94,10 +94,11 @@ func printMatmulProfile(of runs: String) {
     var table = BenchTable("Matrix products of \(runs), by shape (EMEND_PROFILE_MATMUL=1; most time first)",
                            columns: ["rows×inner×outer", "kind", "count", "seconds", "GFLOP/s"])
     let entries = MatmulProfile.entries()
-    for e in entries.prefix(25) {
+    let shown = Int(ProcessInfo.processInfo.environment["EMEND_PROFILE_ROWS"] ?? "") ?? 25  // EMEND_PROFILE_ROWS=N shows N
+    for e in entries.prefix(shown) {
         table.add(["\(e.rows)×\(e.inner)×\(e.outer)", e.precision, "\(e.count)", fmt(e.seconds, 2), fmt(e.gflops, 0)])
     }
     let total = entries.reduce(0.0) { $0 + $1.seconds }
-    table.note(String(format: "%d shapes, %.1f s in all (the first %d shown)", entries.count, total, min(25, entries.count)))
+    table.note(String(format: "%d shapes, %.1f s in all (the first %d shown)", entries.count, total, min(shown, entries.count)))
     table.print()
 }

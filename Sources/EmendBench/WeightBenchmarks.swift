@@ -9,6 +9,7 @@ import EmendTestSupport
 
 func runWeightBenchmarks() {
     runFusedShapeBenchmarks()
+    runTiledShapeBenchmarks()
     let (outputs, inputs) = (2048, 8192)
     var table = BenchTable("Stored weights W [\(outputs), \(inputs)]: GFLOP/s of x·Wᵀ and g·W (best of 5 interleaved runs)",
                            columns: ["type", "weight MB", "R", "x·Wᵀ", "g·W", "other kernel x·Wᵀ", "other kernel g·W",
@@ -78,5 +79,38 @@ private func runFusedShapeBenchmarks() {
                   + rates([{ blackHole(w.forward(x, kernel: .tiled)) }, { blackHole(dense.forward(x)) }]))
     }
     table.note("threads: \(emendThreadCount) (EMEND_THREADS); a product is split over them above \(WeightMatrix.fusedSplitWork) multiply-adds per thread.")
+    table.print()
+}
+
+/// Prompt processing and the target search: the tiled kernel at the default model's shapes and rows (32 prompts × 20
+/// tokens = 640 rows, one prompt of 512, a search batch of 84 rows, 21 target rows through the head), with its tile
+/// decoded into oneDNN's blocked layout and into a plain scratch that oneDNN then copies, against the Float32 product.
+/// Below `blockedLayoutRows` (256) the "blocked" columns run the plain path too (the default there).
+private func runTiledShapeBenchmarks() {
+    let cases: [(WeightStorage, Int, Int, Int)] = [
+        (.q4_1, 1536, 576, 640), (.q4_1, 576, 1536, 640), (.q4_1, 576, 576, 640), (.q4_1, 192, 576, 640),
+        (.q4_1, 1536, 576, 512), (.q4_1, 1536, 576, 84),
+        (.q4_1, 576, 576, 84), (.q8_0, 49152, 576, 21), (.q8_0, 49152, 576, 84),
+        (.q4_K, 14336, 4096, 64), (.q6_K, 4096, 14336, 64), (.q6_K, 128256, 4096, 21),
+    ]
+    var table = BenchTable("Tiled kernel: GFLOP/s of x·Wᵀ and g·W, tile decoded into oneDNN's blocked layout or a plain scratch (best of 5 interleaved runs)",
+                           columns: ["type", "W [Out, In]", "R", "x·Wᵀ blocked", "x·Wᵀ plain", "f32 x·Wᵀ", "g·W blocked", "g·W plain",
+                                     "f32 g·W", "blocked / f32 x·Wᵀ", "blocked / f32 g·W"])
+    var rng = SeededGenerator(seed: 7)
+    for (s, outputs, inputs, rows) in cases {
+        let bytes = randomBlockBytes(s, blocks: outputs * inputs / s.blockSize, using: &rng)
+        guard let w = try? WeightMatrix(storage: s, bytes: WeightBytes(bytes), outputs: outputs, inputs: inputs) else { continue }
+        let dense = WeightMatrix(w.dequantized())
+        let x = Tensor.randomNormal([rows, inputs], using: &rng), g = Tensor.randomNormal([rows, outputs], using: &rng)
+        let t = interleavedBestTimes(repetitions: 5, [
+            { blackHole(w.forward(x, kernel: .tiled)) }, { blackHole(w.forward(x, kernel: .tiledPlain)) }, { blackHole(dense.forward(x)) },
+            { blackHole(w.backward(g, kernel: .tiled)) }, { blackHole(w.backward(g, kernel: .tiledPlain)) }, { blackHole(dense.backward(g)) },
+        ])
+        let gflops = t.map { 2 * Double(rows) * Double(outputs) * Double(inputs) / $0 * 1e-9 }
+        table.add([s.description, "[\(outputs), \(inputs)]", "\(rows)"] + gflops.map { fmt($0) }
+                  + [fmt(gflops[0] / gflops[2], 2), fmt(gflops[3] / gflops[5], 2)])
+    }
+    table.note("shapes: SmolLM2-135M's MLP and attention (Q4_1) and tied head (Q8_0), Llama-3-8B's MLP and head (Q4_K_M: Q4_K, Q6_K).")
+    table.note("f32 = Float32 matmul on the dequantised matrix (\(MatmulBackend.usesOneDNN ? "oneDNN" : "OpenBLAS")).")
     table.print()
 }

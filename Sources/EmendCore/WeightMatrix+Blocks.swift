@@ -5,7 +5,11 @@
 //          through oneDNN/sgemm; backward dequantises a strip of C columns of every row and runs
 //          dx[:, strip] = g · strip, so each output element is written once. The dequantisation of a tile is split
 //          over the threads; the product uses BLAS's own. Scratch: 4 MB, or 512 rows of W for 64+ rows of x
-//          (16 MB at In 8192), whatever the size of W.
+//          (16 MB at In 8192), whatever the size of W. A W much taller than wide (the output head) runs its
+//          backward over tiles of rows instead, summing partial dx. From 256 rows of x, when oneDNN runs the product,
+//          the tile is decoded straight into the blocked layout oneDNN's kernel reads ([16, 64] blocks,
+//          `emend_dnnl_blocked_b`), so oneDNN does not copy it again: the decoding replaces oneDNN's own packing
+//          instead of adding to it (`tiledPlain` keeps the plain scratch, for comparison).
 //   fused (few rows, R ≤ `fusedRowLimit` = 16): the C kernels (emend_quant_fused.c) decode 32 elements of W at a time
 //          into vector registers, per type, and use them at once with every row of x (forward, split over output
 //          rows) or add them, scaled, into every row of dx (backward, split over column blocks, or over W's rows
@@ -26,8 +30,12 @@ extension WeightMatrix {
     public enum BlockKernel: Sendable, CaseIterable {
         /// fused up to `fusedRowLimit` rows, tiled above.
         case automatic
-        /// dequantise a tile, then a BLAS product (any number of rows).
+        /// dequantise a tile, then a BLAS product (any number of rows); into oneDNN's blocked layout when oneDNN
+        /// runs the product and there are at least `blockedLayoutRows` rows (see `tiledPlain`).
         case tiled
+        /// `tiled` with the tile dequantised into a plain row-major scratch, which oneDNN then copies into its own
+        /// layout on every call (for side-by-side measurement, and where oneDNN's layout is not one we pack).
+        case tiledPlain
         /// dequantise a block and use it at once (any number of rows; fastest for few).
         case fused
     }
@@ -90,7 +98,8 @@ extension WeightMatrix {
             case .blas: product(a: xp, lda: inputs, b: f32Base(b), ldb: inputs, transposeB: true, c: yp, ldc: outputs,
                                 m: r, n: outputs, k: inputs)
             case .fused: fusedForward(s, b, xp, rows: r, yp)
-            case .tiled: tiledForward(s, b, xp, rows: r, yp)
+            case .tiled: tiledForward(s, b, xp, rows: r, yp, blocked: true)
+            case .tiledPlain: tiledForward(s, b, xp, rows: r, yp, blocked: false)
             }
         }
     }
@@ -107,24 +116,51 @@ extension WeightMatrix {
     }
 
     private func tiledForward(_ s: WeightStorage, _ b: WeightBytes, _ x: UnsafePointer<Float>, rows: Int,
-                              _ y: UnsafeMutablePointer<Float>) {
+                              _ y: UnsafeMutablePointer<Float>, blocked: Bool) {
         // Many rows: 512-row tiles (16 MB at In 8192), since every tile re-packs all of x inside BLAS.
-        let tile = min(outputs, rows >= 64 ? max(512, Self.scratchElements / max(inputs, 1))
-                                           : max(64, min(256, Self.scratchElements / max(inputs, 1))))
+        // Fewer rows: tiles of the 4 MB scratch, at least 64 rows of W (each tile costs a oneDNN call and a split over
+        // the threads: at 21 rows, the default model's head [49152, 576] ran at 56 GFLOP/s in 256-row tiles and
+        // 147–172 in 1,820-row ones, the Float32 product at 192–217; `EmendBench models` and `weights`).
+        let tile = min(outputs, max(rows >= 64 ? 512 : 64, Self.scratchElements / max(inputs, 1)))
         // The product goes to a contiguous [R, T] block and is copied into y's columns: oneDNN wrote y directly
         // (row stride Out ≠ T) at about half its speed (measured, Q4_K W [2048, 8192], R 512).
         // One tile covering all of W writes y directly (its row stride is then the tile's).
         let whole = tile == outputs
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: tile * inputs + (whole ? 0 : rows * tile)) { scratch in
-            let w = scratch.baseAddress!, part = whole ? y : w + tile * inputs
+        // The blocked layout of the largest tile, which every smaller one fits in.
+        let layout = blocked ? Self.blockedLayout(m: rows, n: tile, k: inputs, lda: inputs, ldc: tile) : nil
+        let tileElements = max(tile * inputs, layout?.size ?? 0)
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: tileElements + (whole ? 0 : rows * tile)) { scratch in
+            let w = scratch.baseAddress!, part = whole ? y : w + tileElements
             for o0 in stride(from: 0, to: outputs, by: tile) {
                 let o1 = min(outputs, o0 + tile), t = o1 - o0
-                dequantize(s, b, rows: o0..<o1, columns: 0..<inputs, into: w, stride: inputs, exact: false)
                 // part = x [R, In] · tile[T, In]ᵀ; y[:, o0..<o1] = part
-                product(a: x, lda: inputs, b: w, ldb: inputs, transposeB: true, c: part, ldc: t, m: rows, n: t, k: inputs)
+                if !(layout != nil && blockedForward(s, b, x, rows: rows, o0..<o1, scratch: w, capacity: tileElements, part)) {
+                    dequantize(s, b, rows: o0..<o1, columns: 0..<inputs, into: w, stride: inputs, exact: false)
+                    product(a: x, lda: inputs, b: w, ldb: inputs, transposeB: true, c: part, ldc: t, m: rows, n: t, k: inputs)
+                }
                 if !whole { for r in 0..<rows { (y + r * outputs + o0).update(from: part + r * t, count: t) } }
             }
         }
+    }
+
+    /// part [R, T] = x · W[o, :]ᵀ for o in `rows` of W, with the tile decoded into oneDNN's blocked layout for this
+    /// product (split over the threads by its 64-column blocks); false when oneDNN refuses the layout or the product
+    /// (the caller then runs the plain path, which overwrites everything).
+    private func blockedForward(_ s: WeightStorage, _ b: WeightBytes, _ x: UnsafePointer<Float>, rows: Int,
+                                _ tile: Range<Int>, scratch: UnsafeMutablePointer<Float>, capacity: Int,
+                                _ part: UnsafeMutablePointer<Float>) -> Bool {
+        let t = tile.count
+        guard let l = Self.blockedLayout(m: rows, n: t, k: inputs, lda: inputs, ldc: t), l.size <= capacity else { return false }
+        let w = SendableConstPointer(b.bytes.baseAddress!.assumingMemoryBound(to: UInt8.self)), d = SendablePointer(scratch)
+        let (n, type, layout) = (inputs, s.rawValue, l)
+        let nBlocks = (t + l.nb - 1) / l.nb
+        parallelRanges(nBlocks, grain: max(1, 32_768 / max(l.nb * n, 1))) { jb in
+            var l = layout
+            let rc = emend_quant_pack_forward(type, w.base, n, tile.lowerBound, tile.upperBound, jb.lowerBound, jb.upperBound,
+                                              &l, d.base)
+            precondition(rc == 0, "emend_quant_pack_forward refused \(s) [\(t), \(n)] blocks \(jb)")
+        }
+        return emend_dnnl_matmul_f32_blocked(rows, t, inputs, x, inputs, scratch, part, t) == 0
     }
 
     // MARK: - Backward
@@ -135,7 +171,8 @@ extension WeightMatrix {
             case .blas: product(a: gp, lda: outputs, b: f32Base(b), ldb: inputs, transposeB: false, c: dp, ldc: inputs,
                                 m: r, n: inputs, k: outputs)
             case .fused: fusedBackward(s, b, gp, rows: r, dp)
-            case .tiled: tiledBackward(s, b, gp, rows: r, dp)
+            case .tiled: tiledBackward(s, b, gp, rows: r, dp, blocked: true)
+            case .tiledPlain: tiledBackward(s, b, gp, rows: r, dp, blocked: false)
             }
         }
     }
@@ -176,25 +213,102 @@ extension WeightMatrix {
     static let fusedBackwardRowSplitBytes = 12 << 20
 
     private func tiledBackward(_ s: WeightStorage, _ b: WeightBytes, _ g: UnsafePointer<Float>, rows: Int,
-                               _ dx: UnsafeMutablePointer<Float>) {
+                               _ dx: UnsafeMutablePointer<Float>, blocked: Bool) {
         // A strip of whole blocks, at least one block and about `scratchElements` elements.
         let bs = s.blockSize
         let width = min(inputs, max(bs, Self.scratchElements / outputs / bs * bs))
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: outputs * width) { scratch in
+        if width < min(inputs, Self.narrowestStrip) || outputs * width > 4 * Self.scratchElements {
+            return tiledBackwardByRows(s, b, g, rows: rows, dx, blocked: blocked)
+        }
+        // The blocked layout of the widest strip (every narrower one fits in it); the product writes dx in place.
+        let layout = blocked ? Self.blockedLayout(m: rows, n: width, k: outputs, lda: outputs, ldc: inputs) : nil
+        let stripElements = max(outputs * width, layout?.size ?? 0)
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: stripElements) { scratch in
             for c0 in stride(from: 0, to: inputs, by: width) {
                 let c1 = min(inputs, c0 + width)
-                dequantize(s, b, rows: 0..<outputs, columns: c0..<c1, into: scratch.baseAddress!, stride: c1 - c0, exact: false)
                 // dx[:, c0..<c1] = g [R, Out] · strip [Out, c1 − c0]
+                if layout != nil && blockedBackward(s, b, g, rows: rows, wRows: 0..<outputs, columns: c0..<c1,
+                                                    scratch: scratch.baseAddress!, capacity: stripElements, dx + c0) { continue }
+                dequantize(s, b, rows: 0..<outputs, columns: c0..<c1, into: scratch.baseAddress!, stride: c1 - c0, exact: false)
                 product(a: g, lda: outputs, b: scratch.baseAddress!, ldb: c1 - c0, transposeB: false, c: dx + c0,
                         ldc: inputs, m: rows, n: c1 - c0, k: outputs)
             }
         }
     }
 
+    /// Column strips narrower than this, or of more than 16 MB (a strip is at least one block wide), run as row tiles
+    /// instead (`tiledBackwardByRows`).
+    static let narrowestStrip = 256
+
+    /// dx = Σ over tiles of T rows of W of g[:, tile] · W[tile, :]: the first tile writes dx, each later one a partial
+    /// [R, In] added into it (R·In additions per R·In·T multiply-adds). For W much taller than wide, where column
+    /// strips of the scratch would be a few columns wide and all of W tall. Measured (`EmendBench weights`, g·W at 21
+    /// rows): the default model's tied head, Q8_0 [49152, 576], 133 GFLOP/s as 32-column strips, 183 as row tiles
+    /// (Float32 182; at 84 rows 277 and 364, Float32 271); Llama-3-8B's head, Q6_K [128256, 4096], 121 as 256-column
+    /// strips (131 MB each), 181 as row tiles (Float32 136–142), level at 300 rows.
+    private func tiledBackwardByRows(_ s: WeightStorage, _ b: WeightBytes, _ g: UnsafePointer<Float>, rows: Int,
+                                     _ dx: UnsafeMutablePointer<Float>, blocked: Bool) {
+        let tile = min(outputs, max(64, Self.scratchElements / max(inputs, 1)))
+        let layout = blocked ? Self.blockedLayout(m: rows, n: inputs, k: tile, lda: outputs, ldc: inputs) : nil
+        let tileElements = max(tile * inputs, layout?.size ?? 0)
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: tileElements + rows * inputs) { scratch in
+            let w = scratch.baseAddress!, partial = w + tileElements
+            for o0 in stride(from: 0, to: outputs, by: tile) {
+                let o1 = min(outputs, o0 + tile), out = o0 == 0 ? dx : partial
+                // out [R, In] = g[:, o0..<o1] · W[o0..<o1, :]
+                if !(layout != nil && blockedBackward(s, b, g + o0, rows: rows, wRows: o0..<o1, columns: 0..<inputs,
+                                                      scratch: w, capacity: tileElements, out)) {
+                    dequantize(s, b, rows: o0..<o1, columns: 0..<inputs, into: w, stride: inputs, exact: false)
+                    product(a: g + o0, lda: outputs, b: w, ldb: inputs, transposeB: false, c: out, ldc: inputs,
+                            m: rows, n: inputs, k: o1 - o0)
+                }
+                if o0 > 0 { for i in 0..<(rows * inputs) { dx[i] += partial[i] } }
+            }
+        }
+    }
+
+    /// out [R, columns] (row stride In) = g[:, wRows] · W[wRows, columns] (`g` already at column wRows.lowerBound,
+    /// row stride Out), with that block of W decoded into oneDNN's blocked layout (split over the threads by its
+    /// 16-row blocks); false when oneDNN refuses the layout or the product (the caller then runs the plain path).
+    private func blockedBackward(_ s: WeightStorage, _ b: WeightBytes, _ g: UnsafePointer<Float>, rows: Int,
+                                 wRows: Range<Int>, columns: Range<Int>, scratch: UnsafeMutablePointer<Float>,
+                                 capacity: Int, _ out: UnsafeMutablePointer<Float>) -> Bool {
+        let (k, c) = (wRows.count, columns.count)
+        guard let l = Self.blockedLayout(m: rows, n: c, k: k, lda: outputs, ldc: inputs), l.size <= capacity else { return false }
+        let rowBytes = b.bytes.count / outputs
+        let w = SendableConstPointer(b.bytes.baseAddress!.assumingMemoryBound(to: UInt8.self) + wRows.lowerBound * rowBytes)
+        let d = SendablePointer(scratch)
+        let (n, type, layout) = (inputs, s.rawValue, l)
+        parallelRanges((k + l.kb - 1) / l.kb, grain: max(1, 32_768 / max(l.kb * c, 1))) { pb in
+            var l = layout
+            let rc = emend_quant_pack_backward(type, w.base, n, k, columns.lowerBound, columns.upperBound, pb.lowerBound,
+                                               pb.upperBound, &l, d.base)
+            precondition(rc == 0, "emend_quant_pack_backward refused \(s) rows \(wRows) columns \(columns) of \(n)")
+        }
+        return emend_dnnl_matmul_f32_blocked(rows, c, k, g, outputs, scratch, out, inputs) == 0
+    }
+
+    /// Rows of x (or g) from which the tiled products decode into oneDNN's blocked layout. Measured side by side
+    /// (`EmendBench weights`, tiled-kernel table): at 640 rows the blocked tile is 2–4% ahead of the plain one on the
+    /// default model's Q4_1 shapes (and level with the Float32 product); at 21–84 rows, where decoding rather than
+    /// the product is the cost, the forward's transposing decode is up to 15% behind the plain one.
+    static let blockedLayoutRows = 256
+
+    /// oneDNN's blocked layout for B in C[m, n] = A[m, k] · B (row strides lda, ldc), when oneDNN runs this product
+    /// (the size `oneDNNProduct` takes), m is at least `blockedLayoutRows` and the layout is one the packers write;
+    /// nil otherwise.
+    static func blockedLayout(m: Int, n: Int, k: Int, lda: Int, ldc: Int) -> emend_dnnl_blocked_b? {
+        guard m >= blockedLayoutRows, m * n * k >= MatmulBackend.oneDNNThreshold, n > 0, k > 0, MatmulBackend.usesOneDNN
+        else { return nil }
+        var l = emend_dnnl_blocked_b()
+        guard emend_dnnl_blocked_b_layout(m, n, k, lda, ldc, &l) == 0, emend_quant_pack_supported(&l) != 0 else { return nil }
+        return l
+    }
+
     // MARK: - Helpers
 
     /// How one product runs: BLAS on F32 bytes, or one of the two block kernels.
-    enum ProductPath: String { case blas = "BLAS", fused, tiled }
+    enum ProductPath: String { case blas = "BLAS", fused, tiled, tiledPlain = "tiled plain" }
 
     /// out [R, width] = the product `body` computes from `a` [R, inner] along `path`, timed by `MatmulProfile`;
     /// zeros when either extent is empty (an empty sum).
@@ -203,7 +317,8 @@ extension WeightMatrix {
         let r = a.shape[0]
         if r == 0 || width == 0 || inner == 0 { return Tensor.zeros([r, width]) }
         let path: ProductPath = s == .f32 ? .blas
-            : kernel == .fused || (kernel == .automatic && r <= Self.fusedRowLimit) ? .fused : .tiled
+            : kernel == .fused || (kernel == .automatic && r <= Self.fusedRowLimit) ? .fused
+            : kernel == .tiledPlain ? .tiledPlain : .tiled
         let out = MatmulProfile.measure(rows: r, inner: inner, outer: width, precision: "\(s) \(path.rawValue) \(op)") {
             [Float](unsafeUninitializedCapacity: r * width) { p, initialized in
                 a.scalars.withUnsafeBufferPointer { body(path, $0.baseAddress!, r, p.baseAddress!) }

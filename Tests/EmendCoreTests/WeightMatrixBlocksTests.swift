@@ -137,6 +137,36 @@ final class WeightMatrixBlocksTests: XCTestCase {
         }
     }
 
+    /// The tiled products' tiles decoded straight into oneDNN's blocked layout ([16, 64] blocks on this project's
+    /// CPUs), on shapes that leave partial blocks in both directions (Out 300 and 130: partial 64-column and 16-row
+    /// blocks; F16 In 40: partial 16-row blocks of the forward's B), and W [4200, 320], whose forward takes two tiles
+    /// of 3,276 rows and whose backward runs by row tiles (its column strips would be 224 wide), summing partial dx,
+    /// at 21 rows (plain scratch) and 256 (blocked): equal to Float64 products on the reference-dequantised matrix
+    /// within the bound above, and to the plain-scratch path (`tiledPlain`) within the same bound.
+    func testTiledProducts_BlockedLayoutMatchesFloat64() throws {
+        var rng = SeededGenerator(seed: 96)
+        let cases: [(WeightStorage, Int, Int)] = [(.q4_1, 300, 288), (.f16, 300, 40), (.q4_K, 130, 512), (.q6_K, 64, 256),
+                                                  (.q8_0, 4200, 320), (.q3_K, 96, 256)]
+        for (s, outputs, inputs) in cases {
+            let (w, dense) = try randomStored(s, outputs: outputs, inputs: inputs, using: &rng)
+            let w64 = dense.map(Double.init)
+            for rows in s == .q4_1 ? [256, 300] : outputs == 4200 ? [21, 256] : [256] {
+                if MatmulBackend.usesOneDNN && rows >= WeightMatrix.blockedLayoutRows {
+                    let tile = min(outputs, max(512, (1 << 20) / inputs))
+                    XCTAssertNotNil(WeightMatrix.blockedLayout(m: rows, n: tile, k: inputs, lda: inputs, ldc: tile),
+                                    "\(s) [\(outputs), \(inputs)] rows \(rows): oneDNN's layout is one the packers take")
+                }
+                let x = Tensor.randomNormal([rows, inputs], using: &rng), g = Tensor.randomNormal([rows, outputs], using: &rng)
+                let case_ = "\(s) W [\(outputs), \(inputs)] rows \(rows)"
+                let y = w.forward(x, kernel: .tiled), dx = w.backward(g, kernel: .tiled)
+                assertRelativelyClose(y, product64(x, w64, n: outputs, transposeB: true), "forward \(case_)")
+                assertRelativelyClose(dx, product64(g, w64, n: inputs, transposeB: false), "backward \(case_)")
+                assertRelativelyClose(y, w.forward(x, kernel: .tiledPlain).scalars.map(Double.init), "forward against plain \(case_)")
+                assertRelativelyClose(dx, w.backward(g, kernel: .tiledPlain).scalars.map(Double.init), "backward against plain \(case_)")
+            }
+        }
+    }
+
     /// forward/backward without a kernel pick the same results; zero rows give empty outputs.
     func testStoredProducts_DefaultKernelAndEmptyInputs() throws {
         var rng = SeededGenerator(seed: 92)

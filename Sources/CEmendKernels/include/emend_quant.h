@@ -14,6 +14,7 @@
 #ifndef EMEND_QUANT_H
 #define EMEND_QUANT_H
 #include <stdint.h>
+#include "emend_dnnl.h"
 
 /// Bytes of one stored row of `in` elements, or -1 when the type is unknown or `in` is not a whole number of blocks.
 long emend_quant_row_bytes(int type, long in);
@@ -34,13 +35,27 @@ int emend_quant_forward(int type, const void *w, long in, long o0, long o1,
 int emend_quant_backward(int type, const void *w, long in, long out, long c0, long c1,
                          const float *g, long rows, long ldg, float *dx, long lddx);
 
-/// Which build of the two products above runs: 2 AVX-512, 1 AVX2 + FMA + F16C, 0 the portable baseline (SSE2 on
-/// x86-64, NEON on arm64); the best the CPU runs, capped by `cap` (kept for later calls when cap ≥ 0, unchanged when
-/// cap < 0; for tests and benchmarks). Returns the level now in use.
 /// As emend_quant_dequantize, by the fused kernels' unit decoders (SIMD; each weight q·d + m in one rounding, so within
 /// an ulp of ggml's two-rounding values): the dequantisation of the tiled products. Falls back to
 /// emend_quant_dequantize for F32 and for bounds that are not whole blocks.
 int emend_quant_decode(int type, const void *w, long in, long r0, long r1, long c0, long c1, float *dst, long ldd);
 
+/// The forward's B = Wᵀ in oneDNN's blocked layout `l` (emend_dnnl_blocked_b), decoded as emend_quant_decode:
+/// B(p, j) = W[o0 + j, p] for p < in, j < o1 − o0, written for the nb-blocks of j in [jb0, jb1), zeros in the
+/// padding. -1 for bad bounds or a layout whose blocks are not whole 16×16 tiles (the caller then decodes plainly).
+int emend_quant_pack_forward(int type, const void *w, long in, long o0, long o1, long jb0, long jb1,
+                             const emend_dnnl_blocked_b *l, float *dst);
+
+/// The backward's B = W[:, c0..<c1] in the blocked layout `l`: B(p, j) = W[p, c0 + j] for p < out, j < c1 − c0,
+/// written for the kb-blocks of p in [pb0, pb1), zeros in the padding; c0 and c1 on block bounds (or c1 = in).
+int emend_quant_pack_backward(int type, const void *w, long in, long out, long c0, long c1, long pb0, long pb1,
+                              const emend_dnnl_blocked_b *l, float *dst);
+
+/// 1 when the two packers above take layout `l` (blocks of whole 16×16 tiles, nb dividing 256), else 0.
+int emend_quant_pack_supported(const emend_dnnl_blocked_b *l);
+
+/// Which build of the fused products runs: 2 AVX-512, 1 AVX2 + FMA + F16C, 0 the portable baseline (SSE2 on
+/// x86-64, NEON on arm64); the best the CPU runs, capped by `cap` (kept for later calls when cap ≥ 0, unchanged when
+/// cap < 0; for tests and benchmarks). Returns the level now in use.
 int emend_quant_isa(int cap);
 #endif
