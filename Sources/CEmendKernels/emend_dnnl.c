@@ -56,8 +56,8 @@ int emend_dnnl_available(void) { return ready() == dnnl_success; }
 
 #define TRY(x) do { s = (x); if (s != dnnl_success) goto done; } while (0)
 
-/// The matmul C[m, n] = A · B with A and C as strided row-major matrices and B as `bmd`; with `b_any`, B's layout is
-/// left to oneDNN (`dnnl_format_tag_any`) and *wmd receives the one it chose.
+/// The matmul C[m, n] = A · B with A and C as strided row-major matrices and B as `bmd` (which may be
+/// `dnnl_format_tag_any`, leaving B's layout to oneDNN; `blocked_pd` then asks which it chose).
 static dnnl_status_t matmul_pd(long m, long n, long k, dnnl_data_type_t at, long a_rs, long a_cs,
                                const dnnl_memory_desc_t *bmd, long ldc, dnnl_primitive_desc_t *pd,
                                dnnl_memory_desc_t *amd, dnnl_memory_desc_t *cmd) {
