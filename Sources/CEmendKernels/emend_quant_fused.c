@@ -625,9 +625,9 @@ int emend_quant_pack_supported(const emend_dnnl_blocked_b *l) {
 
 int emend_quant_pack_forward(int type, const void *w, long in, long o0, long o1, long jb0, long jb1,
                              const emend_dnnl_blocked_b *l, float *dst) {
-    const long qk = emend_quant_block_elements(type), n = o1 - o0;
-    if (emend_quant_row_bytes(type, in) < 0 || qk <= 0 || !emend_quant_pack_supported(l) || o0 < 0 || o0 > o1 || jb0 < 0 || jb0 > jb1
-        || jb1 * l->nb > n + l->nb - 1) return -1;
+    const long n = o1 - o0;
+    if (emend_quant_row_bytes(type, in) < 0 || !emend_quant_pack_supported(l) || o0 < 0 || o0 > o1 || jb0 < 0
+        || jb0 > jb1 || jb1 * l->nb > n + l->nb - 1) return -1;
     // Columns are decoded PACK_CHUNK at a time (whole blocks: 256 is a multiple of every block size), rounded up to
     // whole 16-column tiles (the decoded columns past `in` are zeros); B's rows past those, up to whole kb, are zeros.
     const long kpad = (in + l->kb - 1) / l->kb * l->kb, in16 = (in + 15) / 16 * 16;

@@ -23,6 +23,12 @@ public enum MatmulBackend: String, Sendable {
 
     /// Products below this many multiply-adds stay on OpenBLAS: oneDNN's per-call set-up (~10 µs) would dominate.
     static let oneDNNThreshold = 1 << 18
+
+    /// Whether oneDNN takes a product of m×k by k×n: it is the backend, the product is large enough, and it has more
+    /// than one row (one row goes to `sgemv`).
+    static func oneDNNTakes(m: Int, n: Int, k: Int) -> Bool {
+        m * n * k >= oneDNNThreshold && m > 1 && usesOneDNN
+    }
 }
 
 /// C = op(A) · op(B) through oneDNN when the product is large enough and oneDNN is the backend; false when the
@@ -31,7 +37,7 @@ public enum MatmulBackend: String, Sendable {
 func oneDNNProduct(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
                    a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
                    c: UnsafeMutablePointer<Float>, ldc: Int) -> Bool {
-    guard m * n * k >= MatmulBackend.oneDNNThreshold, m > 1, MatmulBackend.usesOneDNN else { return false }
+    guard MatmulBackend.oneDNNTakes(m: m, n: n, k: k) else { return false }
     let (ars, acs) = transposeA ? (1, lda) : (lda, 1)
     let (brs, bcs) = transposeB ? (1, ldb) : (ldb, 1)
     return emend_dnnl_matmul_f32(m, n, k, a, ars, acs, b, brs, bcs, c, ldc) == 0
@@ -91,8 +97,8 @@ public func matmul(_ a: Tensor, _ b: Tensor, transposeA: Bool = false, transpose
     let total = nBatch * m * n
     // The label is built only when profiling (EMEND_PROFILE_MATMUL=1): this is every product's path.
     let out = MatmulProfile.measure(rows: nBatch * m, inner: k, outer: n,
-                                    precision: nBatch * m * n * k >= MatmulBackend.oneDNNThreshold && MatmulBackend.usesOneDNN
-                                        && b.rank == 2 && !transposeA && nBatch * m > 1 ? "f32 oneDNN" : "f32 OpenBLAS") { [Float](unsafeUninitializedCapacity: total) { pc, initialized in
+                                    precision: b.rank == 2 && !transposeA && MatmulBackend.oneDNNTakes(m: nBatch * m, n: n, k: k)
+                                        ? "f32 oneDNN" : "f32 OpenBLAS") { [Float](unsafeUninitializedCapacity: total) { pc, initialized in
         initialized = total
         if total == 0 { return }
         a.scalars.withUnsafeBufferPointer { pa in

@@ -299,8 +299,7 @@ extension WeightMatrix {
     /// (the size `oneDNNProduct` takes), m is at least `blockedLayoutRows` and the layout is one the packers write;
     /// nil otherwise.
     static func blockedLayout(m: Int, n: Int, k: Int, lda: Int, ldc: Int) -> emend_dnnl_blocked_b? {
-        guard m >= blockedLayoutRows, m * n * k >= MatmulBackend.oneDNNThreshold, n > 0, k > 0, MatmulBackend.usesOneDNN
-        else { return nil }
+        guard m >= blockedLayoutRows, n > 0, k > 0, MatmulBackend.oneDNNTakes(m: m, n: n, k: k) else { return nil }
         var l = emend_dnnl_blocked_b()
         guard emend_dnnl_blocked_b_layout(m, n, k, lda, ldc, &l) == 0, emend_quant_pack_supported(&l) != 0 else { return nil }
         return l
