@@ -23,6 +23,7 @@ static struct {
     DNNL_FUNCTIONS(DECLARE)
 #undef DECLARE
     void (*omp_set_num_threads)(int);
+    int (*omp_get_max_threads)(void);
 } dl;
 
 static dnnl_engine_t engine;
@@ -39,6 +40,7 @@ static void engine_init(void) {
     DNNL_FUNCTIONS(RESOLVE)
 #undef RESOLVE
     dl.omp_set_num_threads = (void (*)(int))dlsym(RTLD_DEFAULT, "omp_set_num_threads");
+    dl.omp_get_max_threads = (int (*)(void))dlsym(RTLD_DEFAULT, "omp_get_max_threads");
     if (wanted_threads > 0 && dl.omp_set_num_threads) dl.omp_set_num_threads(wanted_threads);
     engine_status = dl.dnnl_engine_create(&engine, dnnl_cpu, 0);
 }
@@ -167,6 +169,19 @@ int emend_dnnl_matmul_f32_blocked(long m, long n, long k, const float *a, long l
 int emend_dnnl_matmul_f32(long m, long n, long k, const float *a, long a_rs, long a_cs,
                           const float *b, long b_rs, long b_cs, float *c, long ldc) {
     return run(m, n, k, dnnl_f32, a, a_rs, a_cs, dnnl_f32, b, b_rs, b_cs, c, ldc);
+}
+
+int emend_dnnl_matmul_f32_serial(long m, long n, long k, const float *a, long a_rs, long a_cs,
+                                 const float *b, long b_rs, long b_cs, float *c, long ldc) {
+    dnnl_status_t s = ready();
+    if (s != dnnl_success) return (int)s;
+    if (!dl.omp_set_num_threads || !dl.omp_get_max_threads) return (int)dnnl_unimplemented;
+    // OpenMP's thread count is per thread: one for this call, oneDNN's choice for this thread's later ones.
+    int saved = dl.omp_get_max_threads();
+    dl.omp_set_num_threads(1);
+    int rc = run(m, n, k, dnnl_f32, a, a_rs, a_cs, dnnl_f32, b, b_rs, b_cs, c, ldc);
+    dl.omp_set_num_threads(saved);
+    return rc;
 }
 
 void emend_to_bf16(const float *x, uint16_t *y, long n) {

@@ -82,35 +82,36 @@ private func runFusedShapeBenchmarks() {
     table.print()
 }
 
-/// Prompt processing and the target search: the tiled kernel at the default model's shapes and rows (32 prompts × 20
-/// tokens = 640 rows, one prompt of 512, a search batch of 84 rows, 21 target rows through the head), with its tile
-/// decoded into oneDNN's blocked layout and into a plain scratch that oneDNN then copies, against the Float32 product.
-/// Below `blockedLayoutRows` (256) the "blocked" columns run the plain path too (the default there).
+/// Prompt processing and the target search: the tiled kernels at the default model's shapes and rows (32 prompts × 20
+/// tokens = 640 rows, one prompt of 512, a search batch of 84 rows, 21 target rows through the head) and Llama-3-8B's,
+/// against the Float32 product: the tile decoded into oneDNN's blocked layout, into a plain scratch that oneDNN then
+/// copies, and split over the threads in tiles of each core's L2 (`tiledSplit`); "default" is what `forward(_:)` and
+/// `backward(_:)` pick. Below `blockedLayoutRows` (256) the "blocked" columns run the plain path too.
 private func runTiledShapeBenchmarks() {
     let cases: [(WeightStorage, Int, Int, Int)] = [
         (.q4_1, 1536, 576, 640), (.q4_1, 576, 1536, 640), (.q4_1, 576, 576, 640), (.q4_1, 192, 576, 640),
-        (.q4_1, 1536, 576, 512), (.q4_1, 1536, 576, 84),
-        (.q4_1, 576, 576, 84), (.q8_0, 49152, 576, 21), (.q8_0, 49152, 576, 84),
-        (.q4_K, 14336, 4096, 64), (.q6_K, 4096, 14336, 64), (.q6_K, 128256, 4096, 21),
+        (.q4_1, 1536, 576, 512), (.q4_1, 1536, 576, 200), (.q4_1, 1536, 576, 84), (.q4_1, 576, 1536, 84),
+        (.q4_1, 576, 576, 84), (.q4_1, 192, 576, 84), (.q8_0, 49152, 576, 21), (.q8_0, 49152, 576, 84),
+        (.q4_K, 14336, 4096, 64), (.q6_K, 4096, 14336, 64), (.q4_K, 14336, 4096, 200), (.q6_K, 128256, 4096, 21),
     ]
-    var table = BenchTable("Tiled kernel: GFLOP/s of x·Wᵀ and g·W, tile decoded into oneDNN's blocked layout or a plain scratch (best of 5 interleaved runs)",
-                           columns: ["type", "W [Out, In]", "R", "x·Wᵀ blocked", "x·Wᵀ plain", "f32 x·Wᵀ", "g·W blocked", "g·W plain",
-                                     "f32 g·W", "blocked / f32 x·Wᵀ", "blocked / f32 g·W"])
+    var table = BenchTable("Tiled kernels: GFLOP/s of x·Wᵀ and g·W, tile decoded into oneDNN's blocked layout, a plain scratch, or split over the threads in L2-sized tiles (best of 5 interleaved runs)",
+                           columns: ["type", "W [Out, In]", "R", "x·Wᵀ blocked", "plain", "split", "f32", "g·W blocked", "plain",
+                                     "split", "f32", "default / f32 x·Wᵀ", "default / f32 g·W"])
     var rng = SeededGenerator(seed: 7)
     for (s, outputs, inputs, rows) in cases {
         let bytes = randomBlockBytes(s, blocks: outputs * inputs / s.blockSize, using: &rng)
         guard let w = try? WeightMatrix(storage: s, bytes: WeightBytes(bytes), outputs: outputs, inputs: inputs) else { continue }
         let dense = WeightMatrix(w.dequantized())
         let x = Tensor.randomNormal([rows, inputs], using: &rng), g = Tensor.randomNormal([rows, outputs], using: &rng)
-        let t = interleavedBestTimes(repetitions: 5, [
-            { blackHole(w.forward(x, kernel: .tiled)) }, { blackHole(w.forward(x, kernel: .tiledPlain)) }, { blackHole(dense.forward(x)) },
-            { blackHole(w.backward(g, kernel: .tiled)) }, { blackHole(w.backward(g, kernel: .tiledPlain)) }, { blackHole(dense.backward(g)) },
-        ])
+        let kernels: [WeightMatrix.BlockKernel] = [.tiled, .tiledPlain, .tiledSplit]
+        let t = interleavedBestTimes(repetitions: 5, kernels.map { k in { blackHole(w.forward(x, kernel: k)) } }
+            + [{ blackHole(dense.forward(x)) }] + kernels.map { k in { blackHole(w.backward(g, kernel: k)) } }
+            + [{ blackHole(dense.backward(g)) }, { blackHole(w.forward(x)) }, { blackHole(w.backward(g)) }])
         let gflops = t.map { 2 * Double(rows) * Double(outputs) * Double(inputs) / $0 * 1e-9 }
-        table.add([s.description, "[\(outputs), \(inputs)]", "\(rows)"] + gflops.map { fmt($0) }
-                  + [fmt(gflops[0] / gflops[2], 2), fmt(gflops[3] / gflops[5], 2)])
+        table.add([s.description, "[\(outputs), \(inputs)]", "\(rows)"] + gflops[0..<8].map { fmt($0) }
+                  + [fmt(gflops[8] / gflops[3], 2), fmt(gflops[9] / gflops[7], 2)])
     }
     table.note("shapes: SmolLM2-135M's MLP and attention (Q4_1) and tied head (Q8_0), Llama-3-8B's MLP and head (Q4_K_M: Q4_K, Q6_K).")
-    table.note("f32 = Float32 matmul on the dequantised matrix (\(MatmulBackend.usesOneDNN ? "oneDNN" : "OpenBLAS")).")
+    table.note("f32 = Float32 matmul on the dequantised matrix (\(MatmulBackend.usesOneDNN ? "oneDNN" : "OpenBLAS")); default = forward(_:) / backward(_:) as the models call them.")
     table.print()
 }

@@ -9,7 +9,14 @@
 //          backward over tiles of rows instead, summing partial dx. From 256 rows of x, when oneDNN runs the product,
 //          the tile is decoded straight into the blocked layout oneDNN's kernel reads ([16, 64] blocks,
 //          `emend_dnnl_blocked_b`), so oneDNN does not copy it again: the decoding replaces oneDNN's own packing
-//          instead of adding to it (`tiledPlain` keeps the plain scratch, for comparison).
+//          instead of adding to it (`tiledPlain` keeps the plain scratch, for comparison). Scratch comes from
+//          `TileScratch`, reused between calls.
+//   split (R below `splitRowLimit` = 256, oneDNN present): at a few dozen rows decoding costs as much as the product,
+//          and a tile decoded by all threads, then multiplied by all, travels through L3 twice. Here each thread takes
+//          its own share of W (forward: 16-row blocks of W's rows; backward: whole blocks of its columns, or of its
+//          rows for a W much taller than wide, summing a partial dx), decodes it tile by tile into a scratch the size
+//          of its core's L2 (1 MB; a column strip is at least one block wide), and multiplies on its own (a one-thread
+//          oneDNN product, `emend_dnnl_matmul_f32_serial`).
 //   fused (few rows, R ≤ `fusedRowLimit` = 16): the C kernels (emend_quant_fused.c) decode 32 elements of W at a time
 //          into vector registers, per type, and use them at once with every row of x (forward, split over output
 //          rows) or add them, scaled, into every row of dx (backward, split over column blocks, or over W's rows
@@ -28,7 +35,7 @@ import Dispatch
 extension WeightMatrix {
     /// Which product kernel runs on stored blocks.
     public enum BlockKernel: Sendable, CaseIterable {
-        /// fused up to `fusedRowLimit` rows, tiled above.
+        /// fused up to `fusedRowLimit` rows, split below `splitRowLimit` (where `splitTakes`), tiled above.
         case automatic
         /// dequantise a tile, then a BLAS product (any number of rows); into oneDNN's blocked layout when oneDNN
         /// runs the product and there are at least `blockedLayoutRows` rows (see `tiledPlain`).
@@ -38,6 +45,10 @@ extension WeightMatrix {
         case tiledPlain
         /// dequantise a block and use it at once (any number of rows; fastest for few).
         case fused
+        /// W split over the threads (the forward by rows, the backward by columns, or by rows for a tall W), each
+        /// decoding tiles that stay in its own L2 cache and running a one-thread oneDNN product on them (any number of
+        /// rows; fastest for a few dozen).
+        case tiledSplit
     }
 
     /// Rows of x (or g) up to which `automatic` runs the fused kernel: it decodes W once per 4 rows, the tiled one once
@@ -93,13 +104,14 @@ extension WeightMatrix {
     // MARK: - Forward
 
     func storedForward(_ x: Tensor, _ s: WeightStorage, _ b: WeightBytes, kernel: BlockKernel) -> Tensor {
-        storedProduct(x, width: outputs, inner: inputs, s, kernel: kernel, op: "x·Wᵀ") { path, xp, r, yp in
+        storedProduct(x, width: outputs, inner: inputs, s, kernel: kernel, backward: false) { path, xp, r, yp in
             switch path {
             case .blas: product(a: xp, lda: inputs, b: f32Base(b), ldb: inputs, transposeB: true, c: yp, ldc: outputs,
                                 m: r, n: outputs, k: inputs)
             case .fused: fusedForward(s, b, xp, rows: r, yp)
             case .tiled: tiledForward(s, b, xp, rows: r, yp, blocked: true)
             case .tiledPlain: tiledForward(s, b, xp, rows: r, yp, blocked: false)
+            case .tiledSplit: splitForward(s, b, xp, rows: r, yp)
             }
         }
     }
@@ -129,8 +141,8 @@ extension WeightMatrix {
         // The blocked layout of the largest tile, which every smaller one fits in.
         let layout = blocked ? Self.blockedLayout(m: rows, n: tile, k: inputs, lda: inputs, ldc: tile) : nil
         let tileElements = max(tile * inputs, layout?.size ?? 0)
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: tileElements + (whole ? 0 : rows * tile)) { scratch in
-            let w = scratch.baseAddress!, part = whole ? y : w + tileElements
+        TileScratch.withFloats(tileElements + (whole ? 0 : rows * tile)) { scratch in
+            let w = scratch, part = whole ? y : w + tileElements
             for o0 in stride(from: 0, to: outputs, by: tile) {
                 let o1 = min(outputs, o0 + tile), t = o1 - o0
                 // part = x [R, In] · tile[T, In]ᵀ; y[:, o0..<o1] = part
@@ -166,13 +178,14 @@ extension WeightMatrix {
     // MARK: - Backward
 
     func storedBackward(_ g: Tensor, _ s: WeightStorage, _ b: WeightBytes, kernel: BlockKernel) -> Tensor {
-        storedProduct(g, width: inputs, inner: outputs, s, kernel: kernel, op: "g·W") { path, gp, r, dp in
+        storedProduct(g, width: inputs, inner: outputs, s, kernel: kernel, backward: true) { path, gp, r, dp in
             switch path {
             case .blas: product(a: gp, lda: outputs, b: f32Base(b), ldb: inputs, transposeB: false, c: dp, ldc: inputs,
                                 m: r, n: inputs, k: outputs)
             case .fused: fusedBackward(s, b, gp, rows: r, dp)
             case .tiled: tiledBackward(s, b, gp, rows: r, dp, blocked: true)
             case .tiledPlain: tiledBackward(s, b, gp, rows: r, dp, blocked: false)
+            case .tiledSplit: splitBackward(s, b, gp, rows: r, dp)
             }
         }
     }
@@ -187,8 +200,8 @@ extension WeightMatrix {
             // A large W: each thread streams whole rows of its own range of W into its own dx, summed at the end
             // (split over columns, each thread read half of every row, at a quarter of the speed; W [14336, 4096]).
             let rowBytes = b.bytes.count / outputs, size = (outputs + chunks - 1) / chunks, part = rows * n
-            withUnsafeTemporaryAllocation(of: Float.self, capacity: chunks * part) { partials in
-                let ps = SendablePointer(partials.baseAddress!)
+            TileScratch.withFloats(chunks * part) { partials in
+                let ps = SendablePointer(partials)
                 DispatchQueue.concurrentPerform(iterations: chunks) { c in
                     let o0 = min(out, c * size), o1 = min(out, o0 + size)
                     let rc = emend_quant_backward(type, w.base + o0 * rowBytes, n, o1 - o0, 0, n,
@@ -223,14 +236,14 @@ extension WeightMatrix {
         // The blocked layout of the widest strip (every narrower one fits in it); the product writes dx in place.
         let layout = blocked ? Self.blockedLayout(m: rows, n: width, k: outputs, lda: outputs, ldc: inputs) : nil
         let stripElements = max(outputs * width, layout?.size ?? 0)
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: stripElements) { scratch in
+        TileScratch.withFloats(stripElements) { scratch in
             for c0 in stride(from: 0, to: inputs, by: width) {
                 let c1 = min(inputs, c0 + width)
                 // dx[:, c0..<c1] = g [R, Out] · strip [Out, c1 − c0]
                 if layout != nil && blockedBackward(s, b, g, rows: rows, wRows: 0..<outputs, columns: c0..<c1,
-                                                    scratch: scratch.baseAddress!, capacity: stripElements, dx + c0) { continue }
-                dequantize(s, b, rows: 0..<outputs, columns: c0..<c1, into: scratch.baseAddress!, stride: c1 - c0, exact: false)
-                product(a: g, lda: outputs, b: scratch.baseAddress!, ldb: c1 - c0, transposeB: false, c: dx + c0,
+                                                    scratch: scratch, capacity: stripElements, dx + c0) { continue }
+                dequantize(s, b, rows: 0..<outputs, columns: c0..<c1, into: scratch, stride: c1 - c0, exact: false)
+                product(a: g, lda: outputs, b: scratch, ldb: c1 - c0, transposeB: false, c: dx + c0,
                         ldc: inputs, m: rows, n: c1 - c0, k: outputs)
             }
         }
@@ -251,8 +264,8 @@ extension WeightMatrix {
         let tile = min(outputs, max(64, Self.scratchElements / max(inputs, 1)))
         let layout = blocked ? Self.blockedLayout(m: rows, n: inputs, k: tile, lda: outputs, ldc: inputs) : nil
         let tileElements = max(tile * inputs, layout?.size ?? 0)
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: tileElements + rows * inputs) { scratch in
-            let w = scratch.baseAddress!, partial = w + tileElements
+        TileScratch.withFloats(tileElements + rows * inputs) { scratch in
+            let w = scratch, partial = w + tileElements
             for o0 in stride(from: 0, to: outputs, by: tile) {
                 let o1 = min(outputs, o0 + tile), out = o0 == 0 ? dx : partial
                 // out [R, In] = g[:, o0..<o1] · W[o0..<o1, :]
@@ -305,21 +318,157 @@ extension WeightMatrix {
         return l
     }
 
+    // MARK: - Split over the threads, tiles in each core's L2
+
+    /// Rows of x (or g) below which `automatic` runs the split kernels (from `fusedRowLimit` + 1): there the decoding,
+    /// not the product, is the cost, and a tile written and read in one core's L2 cache beats a larger one split over
+    /// the threads twice (decoded by all, then multiplied by all through L3). Measured side by side (`EmendBench
+    /// weights`, tiled-kernel table): see `splitForward` and `splitBackward`.
+    static let splitRowLimit = 256
+
+    /// Elements of one thread's tile in the split kernels: 1 MB, this machine's L2 per core (see `splitForward`).
+    static let threadTileElements = 1 << 18
+
+    /// Rows of W per tile of the split kernels for inputs `n`: whole 16-row blocks (oneDNN's Float32 kernel
+    /// takes 16 columns of B at a time; 18-row tiles of In 14,336 ran at two thirds the speed of 16-row ones).
+    static func splitTileRows(inputs n: Int) -> Int { max(16, threadTileElements / max(n, 1) / 16 * 16) }
+
+    /// Whether the split kernel runs this product under `automatic`: few rows, and oneDNN present (each thread runs a
+    /// one-thread oneDNN product). A tall W's backward, split by rows, also needs each thread's partial dx [R, In] to be
+    /// at most 2¹⁷ elements (Llama-3-8B's head at 21 rows; its shared row tiles sum far fewer partials).
+    func splitTakes(rows: Int, backward: Bool) -> Bool {
+        rows < Self.splitRowLimit && MatmulBackend.usesOneDNN
+            && (!backward || outputs < Self.tallRatio * inputs || rows * inputs <= 1 << 17)
+    }
+
+    /// y = x · Wᵀ with W's rows split over the threads in 16-row blocks: each thread decodes tiles of its rows into
+    /// its own scratch (`splitTileRows`) and multiplies x by them alone. Measured (`EmendBench weights`, tiled-kernel
+    /// table, GFLOP/s, split / the shared tile / Float32, two runs): the default model's head, Q8_0 [49152, 576], at 84
+    /// rows 192–195 / 144–146 / 185, at 21 rows 139–143 / 93–111 / 115–121; Q4_1 [576, 576] at 84 rows 176 / 134–143 /
+    /// 172; Llama-3-8B's MLP, Q4_K [14336, 4096], at 64 rows 194 / 175–179 / 180–181, its head, Q6_K [128256, 4096], at
+    /// 21 rows 138–141 / 106 / 123–124. Tiles of 256 and 512 KB were a few percent slower than 1 MB.
+    private func splitForward(_ s: WeightStorage, _ b: WeightBytes, _ x: UnsafePointer<Float>, rows: Int,
+                              _ y: UnsafeMutablePointer<Float>) {
+        let w = SendableConstPointer(b.bytes.baseAddress!.assumingMemoryBound(to: UInt8.self))
+        let xs = SendableConstPointer(x), ys = SendablePointer(y)
+        let (n, out, type) = (inputs, outputs, s.rawValue)
+        let tile = Self.splitTileRows(inputs: n), blocks = (out + 15) / 16
+        parallelRanges(blocks, grain: 1) { range in
+            let lo = range.lowerBound * 16, hi = min(out, range.upperBound * 16), t = min(tile, hi - lo)
+            TileScratch.withFloats(t * n + rows * t) { scratch in
+                let tw = scratch, part = tw + t * n
+                for o0 in stride(from: lo, to: hi, by: t) {
+                    let o1 = min(hi, o0 + t), c = o1 - o0
+                    // part [R, c] = x [R, In] · W[o0..<o1, :]ᵀ; y[:, o0..<o1] = part
+                    let rc = emend_quant_decode(type, w.base, n, o0, o1, 0, n, tw, n)
+                    precondition(rc == 0, "emend_quant_decode refused \(s) rows \(o0)..<\(o1) of [\(out), \(n)]")
+                    serialProduct(a: xs.base, lda: n, b: tw, ldb: n, transposeB: true, c: part, ldc: c, m: rows, n: c, k: n)
+                    for r in 0..<rows { (ys.base + r * out + o0).update(from: part + r * c, count: c) }
+                }
+            }
+        }
+    }
+
+    /// dx = g · W split over the threads: by W's columns (`splitBackwardByColumns`), or for a W at least
+    /// `tallRatio` times taller than wide (an output head) by its rows (`splitBackwardByRows`).
+    private func splitBackward(_ s: WeightStorage, _ b: WeightBytes, _ g: UnsafePointer<Float>, rows: Int,
+                               _ dx: UnsafeMutablePointer<Float>) {
+        if outputs >= Self.tallRatio * inputs { splitBackwardByRows(s, b, g, rows: rows, dx) }
+        else { splitBackwardByColumns(s, b, g, rows: rows, dx) }
+    }
+
+    /// W [Out, In] with Out ≥ tallRatio · In runs its split backward by rows.
+    static let tallRatio = 16
+
+    /// dx = g · W with W's columns split over the threads in whole blocks: each thread decodes strips of its columns,
+    /// all of W's rows, half a tile wide (at least one block), and writes dx[:, strip] = g · strip. Measured (`EmendBench
+    /// weights`, tiled-kernel table, GFLOP/s, split / the shared strips / Float32): at 84 rows, Q4_1 [1536, 576] 181 /
+    /// 175–191 / 203, [576, 1536] 203 / 176–199 / 210, [576, 576] 180 / 149–163 / 196, [192, 576] 157 / 105–134 / 163;
+    /// Q6_K [4096, 14336] at 64 rows 177–181 / 151–158 / 155–156, Q4_K [14336, 4096] at 200 rows 206–208 / 194–198 /
+    /// 197. Earlier runs of the same comparison put the split 5–28% ahead of the shared strips on each of these.
+    private func splitBackwardByColumns(_ s: WeightStorage, _ b: WeightBytes, _ g: UnsafePointer<Float>, rows: Int,
+                                        _ dx: UnsafeMutablePointer<Float>) {
+        let w = SendableConstPointer(b.bytes.baseAddress!.assumingMemoryBound(to: UInt8.self)), gs = SendableConstPointer(g)
+        let ds = SendablePointer(dx)
+        let (n, out, type, bs) = (inputs, outputs, s.rawValue, s.blockSize)
+        let width = max(bs, Self.threadTileElements / 2 / max(out, 1) / bs * bs)
+        parallelRanges(n / bs, grain: 1) { blocks in
+            let lo = blocks.lowerBound * bs, hi = blocks.upperBound * bs, c = min(width, hi - lo)
+            TileScratch.withFloats(out * c) { scratch in
+                let strip = scratch
+                for c0 in stride(from: lo, to: hi, by: c) {
+                    let c1 = min(hi, c0 + c)
+                    // dx[:, c0..<c1] = g [R, Out] · W[:, c0..<c1]
+                    let rc = emend_quant_decode(type, w.base, n, 0, out, c0, c1, strip, c1 - c0)
+                    precondition(rc == 0, "emend_quant_decode refused \(s) columns \(c0)..<\(c1) of [\(out), \(n)]")
+                    serialProduct(a: gs.base, lda: out, b: strip, ldb: c1 - c0, transposeB: false, c: ds.base + c0, ldc: n,
+                                  m: rows, n: c1 - c0, k: out)
+                }
+            }
+        }
+    }
+
+    /// dx = g · W with W's rows split over the threads in 16-row blocks, each thread summing g[:, tile] · W[tile, :]
+    /// over its tiles (`splitTileRows`) into its own partial dx [R, In]; the partials are added at the end. Measured as
+    /// above (split / the shared row tiles / Float32): the default model's head, Q8_0 [49152, 576], at 84 rows 207–209 /
+    /// 186–193 / 153–155, at 21 rows 166–168 / 121–127 / 97–102; Llama-3-8B's, Q6_K [128256, 4096], at 21 rows
+    /// 145–146 / 120–122 / 78–79. By columns instead, these heads fell to 0.5–0.8× the shared row tiles (strips one
+    /// block wide, all rows).
+    private func splitBackwardByRows(_ s: WeightStorage, _ b: WeightBytes, _ g: UnsafePointer<Float>, rows: Int,
+                                     _ dx: UnsafeMutablePointer<Float>) {
+        let w = SendableConstPointer(b.bytes.baseAddress!.assumingMemoryBound(to: UInt8.self)), gs = SendableConstPointer(g)
+        let (n, out, type) = (inputs, outputs, s.rawValue)
+        let tile = Self.splitTileRows(inputs: n), blocks = (out + 15) / 16
+        let chunks = max(1, min(emendThreadCount, blocks)), per = (blocks + chunks - 1) / chunks, part = rows * n
+        TileScratch.withFloats(chunks * part) { partials in
+            let ps = SendablePointer(partials)
+            DispatchQueue.concurrentPerform(iterations: chunks) { ci in
+                let lo = min(out, ci * per * 16), hi = min(out, lo + per * 16), mine = ps.base + ci * part
+                let t = max(1, min(tile, hi - lo))
+                TileScratch.withFloats(t * n + part) { scratch in
+                    let tw = scratch, next = tw + t * n
+                    for o0 in stride(from: lo, to: hi, by: t) {
+                        let o1 = min(hi, o0 + t), c = o1 - o0, first = o0 == lo
+                        // mine (+)= g[:, o0..<o1] · W[o0..<o1, :]
+                        let rc = emend_quant_decode(type, w.base, n, o0, o1, 0, n, tw, n)
+                        precondition(rc == 0, "emend_quant_decode refused \(s) rows \(o0)..<\(o1) of [\(out), \(n)]")
+                        serialProduct(a: gs.base + o0, lda: out, b: tw, ldb: n, transposeB: false, c: first ? mine : next,
+                                      ldc: n, m: rows, n: n, k: c)
+                        if !first { for i in 0..<part { mine[i] += next[i] } }
+                    }
+                    if lo >= hi { mine.update(repeating: 0, count: part) }
+                }
+            }
+            dx.update(from: partials, count: part)
+            for c in 1..<chunks { for i in 0..<part { dx[i] += partials[c * part + i] } }
+        }
+    }
+
+    /// C[m, n] = A[m, k] · op(B) on the calling thread alone, through oneDNN (the caller has checked it is present);
+    /// sgemm if oneDNN refuses the product.
+    private func serialProduct(a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int, transposeB: Bool,
+                               c: UnsafeMutablePointer<Float>, ldc: Int, m: Int, n: Int, k: Int) {
+        let (brs, bcs) = transposeB ? (1, ldb) : (ldb, 1)
+        if emend_dnnl_matmul_f32_serial(m, n, k, a, lda, 1, b, brs, bcs, c, ldc) == 0 { return }
+        sgemm(transposeA: false, transposeB: transposeB, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc)
+    }
+
     // MARK: - Helpers
 
     /// How one product runs: BLAS on F32 bytes, or one of the two block kernels.
-    enum ProductPath: String { case blas = "BLAS", fused, tiled, tiledPlain = "tiled plain" }
+    enum ProductPath: String { case blas = "BLAS", fused, tiled, tiledPlain = "tiled plain", tiledSplit = "tiled split" }
 
     /// out [R, width] = the product `body` computes from `a` [R, inner] along `path`, timed by `MatmulProfile`;
     /// zeros when either extent is empty (an empty sum).
-    private func storedProduct(_ a: Tensor, width: Int, inner: Int, _ s: WeightStorage, kernel: BlockKernel, op: String,
+    private func storedProduct(_ a: Tensor, width: Int, inner: Int, _ s: WeightStorage, kernel: BlockKernel, backward: Bool,
                                _ body: (ProductPath, UnsafePointer<Float>, Int, UnsafeMutablePointer<Float>) -> Void) -> Tensor {
         let r = a.shape[0]
         if r == 0 || width == 0 || inner == 0 { return Tensor.zeros([r, width]) }
         let path: ProductPath = s == .f32 ? .blas
             : kernel == .fused || (kernel == .automatic && r <= Self.fusedRowLimit) ? .fused
+            : kernel == .tiledSplit || (kernel == .automatic && splitTakes(rows: r, backward: backward)) ? .tiledSplit
             : kernel == .tiledPlain ? .tiledPlain : .tiled
-        let out = MatmulProfile.measure(rows: r, inner: inner, outer: width, precision: "\(s) \(path.rawValue) \(op)") {
+        let out = MatmulProfile.measure(rows: r, inner: inner, outer: width, precision: "\(s) \(path.rawValue) \(backward ? "g·W" : "x·Wᵀ")") {
             [Float](unsafeUninitializedCapacity: r * width) { p, initialized in
                 a.scalars.withUnsafeBufferPointer { body(path, $0.baseAddress!, r, p.baseAddress!) }
                 initialized = r * width

@@ -156,14 +156,34 @@ final class WeightMatrixBlocksTests: XCTestCase {
                     XCTAssertNotNil(WeightMatrix.blockedLayout(m: rows, n: tile, k: inputs, lda: inputs, ldc: tile),
                                     "\(s) [\(outputs), \(inputs)] rows \(rows): oneDNN's layout is one the packers take")
                 }
-                let x = Tensor.randomNormal([rows, inputs], using: &rng), g = Tensor.randomNormal([rows, outputs], using: &rng)
-                let case_ = "\(s) W [\(outputs), \(inputs)] rows \(rows)"
-                let y = w.forward(x, kernel: .tiled), dx = w.backward(g, kernel: .tiled)
-                assertRelativelyClose(y, product64(x, w64, n: outputs, transposeB: true), "forward \(case_)")
-                assertRelativelyClose(dx, product64(g, w64, n: inputs, transposeB: false), "backward \(case_)")
-                assertRelativelyClose(y, w.forward(x, kernel: .tiledPlain).scalars.map(Double.init), "forward against plain \(case_)")
-                assertRelativelyClose(dx, w.backward(g, kernel: .tiledPlain).scalars.map(Double.init), "backward against plain \(case_)")
+                assertKernelMatchesFloat64AndPlain(.tiled, w, w64, rows: rows, using: &rng)
             }
+        }
+    }
+
+    /// The split kernels (the forward and a tall W's backward: W's rows over the threads in 16-row blocks, tiles of
+    /// `splitTileRows`, partial dx summed; other backwards: column strips of whole blocks), on shapes that leave a
+    /// partial 16-row block (Out 300, 130), take several tiles or strips per thread (Q8_0 [4200, 320]: tall, 816-row
+    /// tiles; Q4_1 [2100, 576]: 32-column strips), or the 16-row minimum tile (In 32768), at 17
+    /// and 84 rows: equal to Float64 products on the reference-dequantised matrix within the bound above, and to the
+    /// shared-tile path (`tiledPlain`) within the same bound; `automatic` runs them below `splitRowLimit`.
+    func testSplitProducts_MatchFloat64() throws {
+        var rng = SeededGenerator(seed: 97)
+        let cases: [(WeightStorage, Int, Int)] = [(.q4_1, 300, 288), (.f16, 300, 40), (.q4_K, 130, 512), (.q6_K, 64, 256),
+                                                  (.q8_0, 4200, 320), (.q8_0, 40, 32768), (.q4_1, 2100, 576)]
+        XCTAssertEqual(WeightMatrix.splitTileRows(inputs: 320), 816)
+        XCTAssertEqual(WeightMatrix.splitTileRows(inputs: 32768), 16)
+        for (s, outputs, inputs) in cases {
+            let (w, dense) = try randomStored(s, outputs: outputs, inputs: inputs, using: &rng)
+            let w64 = dense.map(Double.init)
+            for rows in [17, 84] {
+                assertKernelMatchesFloat64AndPlain(.tiledSplit, w, w64, rows: rows, using: &rng)
+                let case_ = "\(s) W [\(outputs), \(inputs)] rows \(rows)"
+                XCTAssertEqual(w.splitTakes(rows: rows, backward: false), MatmulBackend.usesOneDNN, case_)
+                XCTAssertEqual(w.splitTakes(rows: rows, backward: true),
+                               MatmulBackend.usesOneDNN && (outputs < 16 * inputs || rows * inputs <= 1 << 17), case_)
+            }
+            XCTAssertFalse(w.splitTakes(rows: WeightMatrix.splitRowLimit, backward: false))
         }
     }
 
@@ -175,7 +195,11 @@ final class WeightMatrixBlocksTests: XCTestCase {
             let x = Tensor.randomNormal([rows, 256], using: &rng), g = Tensor.randomNormal([rows, 40], using: &rng)
             XCTAssertEqual(w.forward(x).shape, [rows, 40])
             XCTAssertEqual(w.backward(g).shape, [rows, 256])
-            XCTAssertEqual(w.forward(x).scalars, w.forward(x, kernel: rows <= WeightMatrix.fusedRowLimit ? .fused : .tiled).scalars)
+            func picked(_ backward: Bool) -> WeightMatrix.BlockKernel {
+                rows <= WeightMatrix.fusedRowLimit ? .fused : w.splitTakes(rows: rows, backward: backward) ? .tiledSplit : .tiled
+            }
+            XCTAssertEqual(w.forward(x).scalars, w.forward(x, kernel: picked(false)).scalars)
+            XCTAssertEqual(w.backward(g).scalars, w.backward(g, kernel: picked(true)).scalars)
         }
         XCTAssertEqual(w.storage, .q4_K)
         XCTAssertNil(w.float32)
@@ -230,6 +254,23 @@ final class WeightMatrixBlocksTests: XCTestCase {
             }
         }
         return out
+    }
+
+    /// `kernel`'s x·Wᵀ and g·W on random x, g of `rows` rows: equal to Float64 products on `w64` (W dequantised by the
+    /// reference) and to the plain-scratch path (`tiledPlain`), within the bound of `assertRelativelyClose`.
+    private func assertKernelMatchesFloat64AndPlain(_ kernel: WeightMatrix.BlockKernel, _ w: WeightMatrix, _ w64: [Double],
+                                                    rows: Int, using rng: inout SeededGenerator,
+                                                    file: StaticString = #filePath, line: UInt = #line) {
+        let (outputs, inputs) = (w.outputs, w.inputs)
+        let x = Tensor.randomNormal([rows, inputs], using: &rng), g = Tensor.randomNormal([rows, outputs], using: &rng)
+        let case_ = "\(w.storage) W [\(outputs), \(inputs)] rows \(rows) kernel \(kernel)"
+        let y = w.forward(x, kernel: kernel), dx = w.backward(g, kernel: kernel)
+        assertRelativelyClose(y, product64(x, w64, n: outputs, transposeB: true), "forward \(case_)", file: file, line: line)
+        assertRelativelyClose(dx, product64(g, w64, n: inputs, transposeB: false), "backward \(case_)", file: file, line: line)
+        assertRelativelyClose(y, w.forward(x, kernel: .tiledPlain).scalars.map(Double.init), "forward against plain \(case_)",
+                              file: file, line: line)
+        assertRelativelyClose(dx, w.backward(g, kernel: .tiledPlain).scalars.map(Double.init), "backward against plain \(case_)",
+                              file: file, line: line)
     }
 
     private func assertRelativelyClose(_ got: Tensor, _ want: [Double], _ what: String,
