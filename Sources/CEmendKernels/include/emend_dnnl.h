@@ -15,11 +15,6 @@ int emend_dnnl_matmul_f32(long m, long n, long k,
                           const float *b, long b_rs, long b_cs,
                           float *c, long ldc);
 
-/// The layout oneDNN's Float32 matmul C[m, n] = A[m, k] · B[k, n] runs fastest with (A and C row-major, row strides
-/// lda and ldc): B(p, j) at (p / kb)·k_stride + (j / nb)·n_stride + (p % kb)·nb + j % nb, `size` floats in all,
-/// zeros in the padding to whole blocks. On this project's CPUs kb is 16 and nb 64; oneDNN alone (a standalone
-/// program, the default model's shapes at 84 and 640 rows) ran it 4–7% faster than a plain B and 10–37% faster than
-/// the transposed B of x·Wᵀ, because it repacks any other layout into this one on every call.
 /// emend_dnnl_matmul_f32 run by the calling thread alone (OpenMP's thread count set to 1 for the call and restored):
 /// for products already split over Emend's own threads, each on its own tile. Nonzero when oneDNN or its OpenMP
 /// runtime is missing.
@@ -27,6 +22,12 @@ int emend_dnnl_matmul_f32_serial(long m, long n, long k,
                                  const float *a, long a_rs, long a_cs,
                                  const float *b, long b_rs, long b_cs,
                                  float *c, long ldc);
+
+/// The layout oneDNN's Float32 matmul C[m, n] = A[m, k] · B[k, n] runs fastest with (A and C row-major, row strides
+/// lda and ldc): B(p, j) at (p / kb)·k_stride + (j / nb)·n_stride + (p % kb)·nb + j % nb, `size` floats in all,
+/// zeros in the padding to whole blocks. On this project's CPUs kb is 16 and nb 64; oneDNN alone (a standalone
+/// program, the default model's shapes at 84 and 640 rows) ran it 4–7% faster than a plain B and 10–37% faster than
+/// the transposed B of x·Wᵀ, because it repacks any other layout into this one on every call.
 typedef struct { long kb, nb, k_stride, n_stride, size; } emend_dnnl_blocked_b;
 
 /// Fills *layout for that product; non-zero when oneDNN is unavailable or chose a layout of another pattern.
